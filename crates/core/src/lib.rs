@@ -1,0 +1,22 @@
+//! Lacuna's domain types, shared by every other crate. No I/O happens here.
+//!
+//! Key types:
+//! - ids: [`ImageId`], [`RootId`], [`JobId`];
+//! - [`ContentHash`]: the BLAKE3 hash that identifies an image's bytes;
+//! - [`ImageFormat`], [`ExifInfo`], [`CaptureTime`], [`GpsPosition`], [`ImageStats`]: what
+//!   probing a file tells us, gathered in [`ProbedImage`];
+//! - [`ImageStatus`]: whether a catalogued file is still where we found it;
+//! - [`ProblemKind`] and [`ImportProblem`]: per-file reasons an import skipped something.
+
+mod hash;
+mod ids;
+mod image;
+mod problem;
+
+pub use hash::{ContentHash, ParseHashError};
+pub use ids::{ImageId, JobId, RootId};
+pub use image::{
+    CaptureTime, ExifInfo, GpsPosition, ImageFormat, ImageStats, ImageStatus, ProbedImage,
+    camera_id, clean_exif_text,
+};
+pub use problem::{ImportProblem, ProblemKind};
