@@ -1,1 +1,31 @@
-//! placeholder
+//! Lacuna's use cases, one function each, shared by the `lacuna` CLI, the desktop shell and
+//! the HTTP server. Transport types (DTOs) live here and are converted to domain types at this
+//! boundary.
+//!
+//! Key types:
+//! - [`Project`]: an open project directory (`catalog.sqlite`, `thumbs/`); created with
+//!   [`Project::create`], opened with [`Project::open`];
+//! - [`ImportRequest`] → [`Project::start_import`] → [`ImportJob`] (progress events as
+//!   [`ImportProgress`], cancel, [`ImportSummary`] at the end);
+//! - [`ImageQuery`] → [`Project::list_images`] → [`ImagePage`] of [`ImageSummary`] (keyset
+//!   pagination with an opaque cursor); [`Project::image_details`] → [`ImageDetails`];
+//!   [`Project::thumbnail_jpeg`]; [`Project::problems`] → [`ProblemDto`];
+//!   [`Project::status`] → [`ProjectStatus`];
+//! - [`ApiError`] with a stable [`ErrorCode`], so callers never match on message text;
+//! - [`Clock`]: time is passed in, never read deep in logic.
+
+mod clock;
+mod dto;
+mod error;
+mod import;
+mod project;
+
+pub use clock::{Clock, FixedClock, SystemClock};
+pub use dto::{
+    CameraCount, ExifDto, GpsDto, ImageDetails, ImagePage, ImageQuery, ImageStatsDto,
+    ImageSummary, ImportCountsDto, ImportOptions, ImportPhase, ImportProgress, ImportRequest,
+    ImportStatus, ImportSummary, JobDto, ProblemDto, ProjectStatus,
+};
+pub use error::{ApiError, ErrorCode};
+pub use import::ImportJob;
+pub use project::{CATALOG_FILE, Project, THUMBNAIL_DIR};

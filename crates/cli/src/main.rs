@@ -1,1 +1,268 @@
-fn main() {}
+//! `lacuna`: the headless command line over the API crate. Every subcommand is a thin call into
+//! `lacuna_api`; what is printed is the only thing decided here.
+//!
+//! Exit codes: 0 done; 1 failed; 2 bad usage; 3 finished, but some files had problems (see
+//! `lacuna problems`); 130 cancelled (Ctrl-C) — a re-run resumes.
+
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+use lacuna_api::{ApiError, ImageQuery, ImportOptions, ImportRequest, ImportStatus, Project, SystemClock};
+
+/// Exit code when an import finished but some files could not be taken.
+const EXIT_PROBLEMS: u8 = 3;
+/// Exit code when the user cancelled (as a shell reports SIGINT).
+const EXIT_CANCELLED: u8 = 130;
+
+#[derive(Debug, Parser)]
+#[command(name = "lacuna", version, about = "Turn image folders into labeled, versioned training data.")]
+struct Cli {
+    /// The project directory (holds catalog.sqlite and the thumbnail cache).
+    #[arg(short, long, global = true, env = "LACUNA_PROJECT", default_value = ".")]
+    project: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create a project (the directory is made if needed).
+    Init {
+        /// Where to create it; defaults to --project.
+        dir: Option<PathBuf>,
+    },
+    /// Import folders (recursively) and single image files. Re-running is incremental.
+    Import(ImportArgs),
+    /// Totals, folders, cameras and the last import.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// List images, filtered, a page at a time.
+    Images(ImagesArgs),
+    /// Everything about one image.
+    Show {
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Files the last import (or --job N) could not take, and why.
+    Problems {
+        #[arg(long)]
+        job: Option<i64>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+struct ImportArgs {
+    /// Folders and files to import.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Create the project first if it does not exist.
+    #[arg(long)]
+    init: bool,
+    /// Refuse images whose header claims more pixels than this.
+    #[arg(long, default_value_t = ImportOptions::default().max_pixels)]
+    max_pixels: u64,
+    /// Probe threads (0: one per core).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Progress as JSON lines on stderr, the summary as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct ImagesArgs {
+    /// ok or missing.
+    #[arg(long)]
+    status: Option<String>,
+    /// A folder (absolute, or relative to an imported folder), including subfolders.
+    #[arg(long)]
+    folder: Option<String>,
+    /// Exact camera id as `lacuna status` lists it.
+    #[arg(long)]
+    camera: Option<String>,
+    /// Captured at or after (YYYY-MM-DD[THH:MM:SS]).
+    #[arg(long)]
+    from: Option<String>,
+    /// Captured before (YYYY-MM-DD[THH:MM:SS]).
+    #[arg(long)]
+    before: Option<String>,
+    /// Only images that have exact duplicates.
+    #[arg(long, conflicts_with = "no_duplicates")]
+    duplicates: bool,
+    /// Only images without exact duplicates.
+    #[arg(long)]
+    no_duplicates: bool,
+    /// Page size (1..=1000).
+    #[arg(long, default_value_t = 100)]
+    limit: u32,
+    /// Continue after this cursor (printed at the end of the previous page).
+    #[arg(long)]
+    cursor: Option<String>,
+    /// Every page, not just one.
+    #[arg(long)]
+    all: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let clock = Arc::new(SystemClock);
+    match cli.command {
+        Command::Init { dir } => {
+            let dir = dir.unwrap_or(cli.project);
+            let project = Project::create(&dir, clock).map_err(api)?;
+            println!("created project {}", project.dir().display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Import(args) => {
+            let project = if args.init {
+                Project::open_or_create(&cli.project, clock)
+            } else {
+                Project::open(&cli.project, clock)
+            }
+            .map_err(api)?;
+            import(&project, args)
+        }
+        Command::Status { json } => {
+            let project = Project::open(&cli.project, clock).map_err(api)?;
+            let status = project.status().map_err(api)?;
+            if json {
+                output::print_json(&status)?;
+            } else {
+                output::print_status(&status);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Images(args) => {
+            let project = Project::open(&cli.project, clock).map_err(api)?;
+            images(&project, args)
+        }
+        Command::Show { id, json } => {
+            let project = Project::open(&cli.project, clock).map_err(api)?;
+            let details = project.image_details(id).map_err(api)?;
+            if json {
+                output::print_json(&details)?;
+            } else {
+                output::print_details(&details);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Problems { job, json } => {
+            let project = Project::open(&cli.project, clock).map_err(api)?;
+            let problems = project.problems(job).map_err(api)?;
+            if json {
+                output::print_json(&problems)?;
+            } else {
+                output::print_problems(&problems);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// API errors carry their stable code into the message.
+fn api(err: ApiError) -> anyhow::Error {
+    anyhow::anyhow!("{} [{}]", err.message, err.code.as_str())
+}
+
+fn import(project: &Project, args: ImportArgs) -> anyhow::Result<ExitCode> {
+    let request = ImportRequest {
+        paths: args.paths,
+        options: ImportOptions { max_pixels: args.max_pixels, threads: args.threads, ..ImportOptions::default() },
+    };
+    let json = args.json;
+    let mut reporter = output::ImportReporter::new(json);
+    let bar = reporter.bar();
+    let job = project
+        .start_import(request, move |progress| output::report_progress(&bar, json, progress))
+        .map_err(api)?;
+    let cancel = job.cancel_flag();
+    install_interrupt_handler(cancel).context("installing the Ctrl-C handler")?;
+    let summary = job.wait().map_err(api)?;
+    reporter.finish(&summary)?;
+    Ok(match summary.status {
+        ImportStatus::Finished => ExitCode::SUCCESS,
+        ImportStatus::FinishedWithProblems => ExitCode::from(EXIT_PROBLEMS),
+        ImportStatus::Cancelled => ExitCode::from(EXIT_CANCELLED),
+    })
+}
+
+/// First Ctrl-C: stop cleanly (what is committed stays). Second: leave at once (still safe:
+/// every batch is one transaction).
+fn install_interrupt_handler(cancel: Arc<AtomicBool>) -> Result<(), ctrlc::Error> {
+    let presses = AtomicUsize::new(0);
+    ctrlc::set_handler(move || {
+        if presses.fetch_add(1, Ordering::SeqCst) == 0 {
+            cancel.store(true, Ordering::SeqCst);
+            eprintln!("\nstopping after the current batch… (Ctrl-C again to quit at once; a re-run resumes)");
+        } else {
+            std::process::exit(i32::from(EXIT_CANCELLED));
+        }
+    })
+}
+
+fn images(project: &Project, args: ImagesArgs) -> anyhow::Result<ExitCode> {
+    let mut query = ImageQuery {
+        status: args.status,
+        folder: args.folder,
+        camera: args.camera,
+        captured_from: args.from,
+        captured_before: args.before,
+        has_duplicates: if args.duplicates {
+            Some(true)
+        } else if args.no_duplicates {
+            Some(false)
+        } else {
+            None
+        },
+        cursor: args.cursor,
+        limit: Some(args.limit),
+    };
+    let mut all = Vec::new();
+    loop {
+        let page = project.list_images(&query).map_err(api)?;
+        let next = page.next_cursor.clone();
+        if args.all {
+            all.extend(page.items);
+            match next {
+                Some(cursor) => query.cursor = Some(cursor),
+                None => break,
+            }
+        } else {
+            if args.json {
+                output::print_json(&page)?;
+            } else {
+                output::print_images(&page.items, next.as_deref());
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+    if args.json {
+        output::print_json(&all)?;
+    } else {
+        output::print_images(&all, None);
+    }
+    Ok(ExitCode::SUCCESS)
+}

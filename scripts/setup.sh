@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Sets up everything Lacuna needs on a fresh Debian 12 machine (run as root, or with sudo
+# available): system packages, the Rust toolchain if missing, and the build.
+# Idempotent: a second run only rebuilds what changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+APT_PACKAGES=(
+  build-essential pkg-config   # C toolchain for bundled SQLite and libjpeg-turbo
+  cmake nasm                   # libjpeg-turbo's build (nasm: its SIMD code)
+  python3                      # scripts/check_deps.py
+  ca-certificates curl git util-linux
+)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  if [ -x "$HOME/.cargo/bin/cargo" ]; then
+    export PATH="$HOME/.cargo/bin:$PATH"
+  else
+    echo "setup: no Rust toolchain; installing stable with rustup"
+    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal -c clippy,rustfmt
+    export PATH="$HOME/.cargo/bin:$PATH"
+  fi
+fi
+rustc_minor=$(rustc --version | sed -E 's/rustc 1\.([0-9]+).*/\1/')
+if [ "$rustc_minor" -lt 90 ]; then
+  echo "setup: Rust 1.90 or newer is needed (found $(rustc --version)); run: rustup update stable" >&2
+  exit 1
+fi
+
+echo "setup: building lacuna"
+cargo build --locked -p lacuna-cli
