@@ -93,7 +93,6 @@ impl Target {
 /// What the catalog knew of a root when the import started.
 #[derive(Debug, Default)]
 struct KnownRoot {
-    root_path: PathBuf,
     files: HashMap<String, KnownFile>,
     duplicates: HashMap<String, KnownDuplicate>,
 }
@@ -150,14 +149,7 @@ impl Project {
         let mut known = HashMap::new();
         for target in &targets {
             if let std::collections::hash_map::Entry::Vacant(slot) = known.entry(target.root) {
-                let root_path = catalog
-                    .roots()?
-                    .into_iter()
-                    .find(|r| r.id == target.root)
-                    .map(|r| PathBuf::from(r.path))
-                    .ok_or_else(|| ApiError::internal("root vanished from the catalog"))?;
                 slot.insert(KnownRoot {
-                    root_path,
                     files: catalog.known_files(target.root)?.into_iter().map(|k| (k.rel_path.clone(), k)).collect(),
                     duplicates: catalog
                         .known_duplicates(target.root)?
@@ -584,6 +576,8 @@ struct Writer {
     duplicates: u64,
     problems: u64,
     marked_missing: u64,
+    /// The counts as of the last commit: progress reports only what is stored.
+    committed: ImportCountsDto,
 }
 
 impl Writer {
@@ -603,6 +597,7 @@ impl Writer {
             duplicates: 0,
             problems: 0,
             marked_missing: 0,
+            committed: ImportCountsDto::default(),
         }
     }
 
@@ -694,8 +689,9 @@ impl Writer {
     fn flush(&mut self, catalog: &mut Catalog, counters: &WalkCounters) -> Result<(), ApiError> {
         let had_ops = !self.ops.is_empty();
         self.commit(catalog)?;
+        self.committed = self.counts(counters);
         if had_ops {
-            catalog.update_job_counts(self.job, &self.counts(counters).into())?;
+            catalog.update_job_counts(self.job, &self.committed.into())?;
         }
         Ok(())
     }
@@ -714,8 +710,14 @@ impl Writer {
         }
     }
 
+    /// Progress as of the last commit (walk counters are live: they store nothing).
     fn progress(&self, counters: &WalkCounters, phase: ImportPhase, started: Instant) -> ImportProgress {
-        let counts = self.counts(counters);
+        let counts = ImportCountsDto {
+            files_found: counters.found.load(Ordering::Relaxed),
+            unchanged: counters.unchanged.load(Ordering::Relaxed),
+            ignored: counters.ignored.load(Ordering::Relaxed),
+            ..self.committed
+        };
         let elapsed = started.elapsed();
         let done = counts.files_done();
         let rate_files_per_s = rate(done, elapsed);

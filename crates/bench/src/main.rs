@@ -10,7 +10,7 @@
 //! Figures are medians of several repeats and are printed as a table and as JSON (`--json`).
 
 mod catalog_bench;
-mod gen;
+mod synth;
 mod import_bench;
 
 use std::path::PathBuf;
@@ -66,7 +66,7 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Cmd::GenJpegs { out, count, width, height, seed } => {
-            let written = gen::write_jpegs(&out, count, width, height, seed)?;
+            let written = synth::write_jpegs(&out, count, width, height, seed)?;
             eprintln!("wrote {written} new JPEGs into {}", out.display());
             Ok(())
         }
@@ -75,7 +75,7 @@ fn main() -> anyhow::Result<()> {
                 Some(d) => d,
                 None => {
                     let d = PathBuf::from("bench-data/jpegs-1080p");
-                    let written = gen::write_jpegs(&d, count, 1920, 1080, 7)?;
+                    let written = synth::write_jpegs(&d, count, 1920, 1080, 7)?;
                     if written > 0 {
                         eprintln!("generated {written} JPEGs into {}", d.display());
                     }

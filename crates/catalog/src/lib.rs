@@ -16,6 +16,8 @@
 mod catalog;
 mod error;
 mod migrations;
+mod query;
+mod synthetic;
 mod types;
 
 pub use catalog::Catalog;

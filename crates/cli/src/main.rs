@@ -120,8 +120,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
+        // `lacuna images | head`: the reader left; that is not an error.
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            output::note(&format!("error: {err:#}"));
             ExitCode::FAILURE
         }
     }
@@ -133,7 +135,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Init { dir } => {
             let dir = dir.unwrap_or(cli.project);
             let project = Project::create(&dir, clock).map_err(api)?;
-            println!("created project {}", project.dir().display());
+            output::print_line(&format!("created project {}", project.dir().display()))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Import(args) => {
@@ -151,7 +153,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if json {
                 output::print_json(&status)?;
             } else {
-                output::print_status(&status);
+                output::print_status(&status)?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -165,7 +167,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if json {
                 output::print_json(&details)?;
             } else {
-                output::print_details(&details);
+                output::print_details(&details)?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -175,11 +177,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if json {
                 output::print_json(&problems)?;
             } else {
-                output::print_problems(&problems);
+                output::print_problems(&problems)?;
             }
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+            || cause.downcast_ref::<serde_json::Error>().and_then(|e| e.io_error_kind())
+                == Some(std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// API errors carry their stable code into the message.
@@ -216,7 +226,7 @@ fn install_interrupt_handler(cancel: Arc<AtomicBool>) -> Result<(), ctrlc::Error
     ctrlc::set_handler(move || {
         if presses.fetch_add(1, Ordering::SeqCst) == 0 {
             cancel.store(true, Ordering::SeqCst);
-            eprintln!("\nstopping after the current batch… (Ctrl-C again to quit at once; a re-run resumes)");
+            output::note("\nstopping after the current batch… (Ctrl-C again to quit at once; a re-run resumes)");
         } else {
             std::process::exit(i32::from(EXIT_CANCELLED));
         }
@@ -254,7 +264,7 @@ fn images(project: &Project, args: ImagesArgs) -> anyhow::Result<ExitCode> {
             if args.json {
                 output::print_json(&page)?;
             } else {
-                output::print_images(&page.items, next.as_deref());
+                output::print_images(&page.items, next.as_deref())?;
             }
             return Ok(ExitCode::SUCCESS);
         }
@@ -262,7 +272,7 @@ fn images(project: &Project, args: ImagesArgs) -> anyhow::Result<ExitCode> {
     if args.json {
         output::print_json(&all)?;
     } else {
-        output::print_images(&all, None);
+        output::print_images(&all, None)?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -48,23 +48,24 @@ impl ImportReporter {
             return print_json(summary);
         }
         let c = &summary.counts;
+        let mut out = std::io::stdout().lock();
         let status = match summary.status {
             ImportStatus::Finished => "finished",
             ImportStatus::FinishedWithProblems => "finished with problems",
             ImportStatus::Cancelled => "cancelled (a re-run resumes)",
         };
-        println!("import {status} in {:.1} s ({:.0} files/s)", summary.elapsed_ms as f64 / 1000.0, summary.rate_files_per_s);
-        println!("  files found      {:>8}", c.files_found);
-        println!("  added            {:>8}", c.added);
-        println!("  updated          {:>8}", c.updated);
-        println!("  moved            {:>8}", c.moved);
-        println!("  unchanged        {:>8}", c.unchanged);
-        println!("  duplicates       {:>8}", c.duplicates);
-        println!("  marked missing   {:>8}", c.marked_missing);
-        println!("  problems         {:>8}", c.problems);
-        println!("  ignored (not images by name) {:>}", c.ignored);
+        writeln!(out, "import {status} in {:.1} s ({:.0} files/s)", summary.elapsed_ms as f64 / 1000.0, summary.rate_files_per_s)?;
+        writeln!(out, "  files found      {:>8}", c.files_found)?;
+        writeln!(out, "  added            {:>8}", c.added)?;
+        writeln!(out, "  updated          {:>8}", c.updated)?;
+        writeln!(out, "  moved            {:>8}", c.moved)?;
+        writeln!(out, "  unchanged        {:>8}", c.unchanged)?;
+        writeln!(out, "  duplicates       {:>8}", c.duplicates)?;
+        writeln!(out, "  marked missing   {:>8}", c.marked_missing)?;
+        writeln!(out, "  problems         {:>8}", c.problems)?;
+        writeln!(out, "  ignored          {:>8}  (not images by their names)", c.ignored)?;
         if c.problems > 0 {
-            println!("see them with: lacuna problems");
+            writeln!(out, "see them with: lacuna problems")?;
         }
         Ok(())
     }
@@ -73,7 +74,7 @@ impl ImportReporter {
 pub fn report_progress(bar: &ProgressBar, json: bool, p: &ImportProgress) {
     if json {
         if let Ok(line) = serde_json::to_string(p) {
-            eprintln!("{line}");
+            note(&line);
         }
         return;
     }
@@ -101,31 +102,34 @@ fn human_duration(seconds: f64) -> String {
     }
 }
 
-pub fn print_status(s: &ProjectStatus) {
-    println!("project   {}", s.project);
-    println!("images    {} ({} ok, {} missing)", s.images, s.images_ok, s.images_missing);
-    println!("duplicate files (not imported twice) {}", s.duplicate_files);
-    println!("folders");
+pub fn print_status(s: &ProjectStatus) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "project   {}", s.project)?;
+    writeln!(out, "images    {} ({} ok, {} missing)", s.images, s.images_ok, s.images_missing)?;
+    writeln!(out, "duplicate files (not imported twice) {}", s.duplicate_files)?;
+    writeln!(out, "folders")?;
     for folder in &s.folders {
-        println!("  {folder}");
+        writeln!(out, "  {folder}")?;
     }
     if !s.cameras.is_empty() {
-        println!("cameras");
+        writeln!(out, "cameras")?;
         for c in &s.cameras {
-            println!("  {:>8}  {}", c.images, c.camera.as_deref().unwrap_or("(no camera in EXIF)"));
+            writeln!(out, "  {:>8}  {}", c.images, c.camera.as_deref().unwrap_or("(no camera in EXIF)"))?;
         }
     }
     if let Some(job) = &s.last_import {
-        println!(
+        writeln!(out, 
             "last import: job {} {} · {} added, {} unchanged, {} problems",
             job.id, job.status, job.counts.added, job.counts.unchanged, job.counts.problems
-        );
+        )?;
     }
+    Ok(())
 }
 
-pub fn print_images(items: &[ImageSummary], next_cursor: Option<&str>) {
+pub fn print_images(items: &[ImageSummary], next_cursor: Option<&str>) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
     for i in items {
-        println!(
+        writeln!(out, 
             "{:>8}  {:<7} {:>5}x{:<5} {:<4} {:<19} {:<28} {}{}",
             i.id,
             i.status,
@@ -136,45 +140,62 @@ pub fn print_images(items: &[ImageSummary], next_cursor: Option<&str>) {
             i.camera.as_deref().unwrap_or("-"),
             i.path,
             if i.duplicate_count > 0 { format!("  (+{} duplicates)", i.duplicate_count) } else { String::new() },
-        );
+        )?;
     }
     if let Some(cursor) = next_cursor {
-        println!("more: --cursor {cursor}");
+        writeln!(out, "more: --cursor {cursor}")?;
     }
+    Ok(())
 }
 
-pub fn print_details(d: &ImageDetails) {
+pub fn print_details(d: &ImageDetails) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
     let s = &d.summary;
-    println!("image {} · {}", s.id, d.abs_path);
-    println!("  status     {}", s.status);
-    println!("  format     {} {}x{} (orientation {})", s.format, s.width_px, s.height_px, d.exif.orientation);
-    println!("  size       {} bytes", d.file_size_bytes);
-    println!("  hash       {}", d.content_hash);
-    println!("  camera     {}", s.camera.as_deref().unwrap_or("-"));
-    println!("  lens       {}", d.exif.lens_model.as_deref().unwrap_or("-"));
-    println!("  captured   {}", d.exif.captured_at.as_deref().unwrap_or("-"));
+    writeln!(out, "image {} · {}", s.id, d.abs_path)?;
+    writeln!(out, "  status     {}", s.status)?;
+    writeln!(out, "  format     {} {}x{} (orientation {})", s.format, s.width_px, s.height_px, d.exif.orientation)?;
+    writeln!(out, "  size       {} bytes", d.file_size_bytes)?;
+    writeln!(out, "  hash       {}", d.content_hash)?;
+    writeln!(out, "  camera     {}", s.camera.as_deref().unwrap_or("-"))?;
+    writeln!(out, "  lens       {}", d.exif.lens_model.as_deref().unwrap_or("-"))?;
+    writeln!(out, "  captured   {}", d.exif.captured_at.as_deref().unwrap_or("-"))?;
     if let Some(gps) = &d.exif.gps {
-        println!("  gps        {:.6}, {:.6}", gps.latitude_deg, gps.longitude_deg);
+        writeln!(out, "  gps        {:.6}, {:.6}", gps.latitude_deg, gps.longitude_deg)?;
     }
     let st = &d.stats;
-    println!(
+    writeln!(out, 
         "  luma       mean {:.3} · p05 {:.3} · p50 {:.3} · p95 {:.3}",
         st.luma_mean, st.luma_p05, st.luma_p50, st.luma_p95
-    );
-    println!("  contrast {:.3} · saturation {:.3} · sharpness {:.5}", st.contrast, st.saturation_mean, st.sharpness);
+    )?;
+    writeln!(out, "  contrast {:.3} · saturation {:.3} · sharpness {:.5}", st.contrast, st.saturation_mean, st.sharpness)?;
     for dup in &d.duplicates {
-        println!("  duplicate  {dup}");
+        writeln!(out, "  duplicate  {dup}")?;
     }
+    Ok(())
 }
 
-pub fn print_problems(problems: &[ProblemDto]) {
+pub fn print_problems(problems: &[ProblemDto]) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
     if problems.is_empty() {
-        println!("no problems");
-        return;
+        writeln!(out, "no problems")?;
+        return Ok(());
     }
     for p in problems {
-        println!("{} [{}]: {}", p.path, p.kind, p.message);
+        writeln!(out, "{} [{}]: {}", p.path, p.kind, p.message)?;
     }
-    println!("{} problem(s)", problems.len());
+    writeln!(out, "{} problem(s)", problems.len())?;
+    Ok(())
 }
 
+
+/// A line on stderr for people or scripts watching. A closed stderr (the reader went away) is
+/// not a reason to stop an import, so write errors are ignored here on purpose.
+pub fn note(line: &str) {
+    let mut err = std::io::stderr().lock();
+    // Ignored: see above.
+    let _ = writeln!(err, "{line}");
+}
+
+pub fn print_line(line: &str) -> std::io::Result<()> {
+    writeln!(std::io::stdout().lock(), "{line}")
+}

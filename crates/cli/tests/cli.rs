@@ -527,6 +527,31 @@ fn many_images(dir: &Path, n: usize) {
     }
 }
 
+/// Reads `--json` progress lines from the child's stderr until `added` (committed images)
+/// reaches `min_added`; a thread keeps draining stderr afterwards so the child never blocks.
+fn wait_for_progress(child: &mut std::process::Child, min_added: u64) {
+    let stderr = child.stderr.take().expect("stderr piped");
+    let (tx, rx) = std::sync::mpsc::channel::<u64>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { return };
+            if let Ok(event) = serde_json::from_str::<Value>(&line) {
+                // The receiver may be gone; draining goes on regardless.
+                let _ = tx.send(event["counts"]["added"].as_u64().unwrap_or(0));
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while Instant::now() < deadline {
+        match rx.recv_timeout(Duration::from_secs(1)) {
+            Ok(added) if added >= min_added => return,
+            Ok(_) | Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => panic!("import ended before {min_added} images were committed"),
+        }
+    }
+    panic!("no progress to {min_added} committed images within 120 s");
+}
+
 #[test]
 fn ctrl_c_stops_cleanly_and_a_rerun_resumes() {
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -540,15 +565,7 @@ fn ctrl_c_stops_cleanly_and_a_rerun_resumes() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
-    let stderr = child.stderr.take().expect("stderr");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    for line in BufReader::new(stderr).lines() {
-        let line = line.expect("line");
-        let Ok(event) = serde_json::from_str::<Value>(&line) else { continue };
-        if event["counts"]["added"].as_u64().unwrap_or(0) > 0 || Instant::now() > deadline {
-            break;
-        }
-    }
+    wait_for_progress(&mut child, 1);
     let pid = child.id().to_string();
     Command::new("kill").args(["-INT", &pid]).status().expect("kill -INT");
     let out = child.wait_with_output().expect("wait");
@@ -579,19 +596,12 @@ fn sigkill_mid_import_loses_nothing_committed() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
-    let stderr = child.stderr.take().expect("stderr");
-    for line in BufReader::new(stderr).lines() {
-        let line = line.expect("line");
-        let Ok(event) = serde_json::from_str::<Value>(&line) else { continue };
-        if event["counts"]["added"].as_u64().unwrap_or(0) > 50 {
-            break;
-        }
-    }
+    wait_for_progress(&mut child, 50);
     child.kill().expect("SIGKILL");
     child.wait().expect("reap");
     let status = lacuna.json(&["status", "--json"], 0);
     let committed = status["images"].as_u64().expect("images");
-    assert!(committed > 0, "{status}");
+    assert!(committed >= 50, "every image reported as committed is there: {status}");
     let summary = lacuna.import(&data, 0);
     assert_eq!(count(&summary, "unchanged") + count(&summary, "added"), 400, "{summary}");
     assert_eq!(lacuna.json(&["status", "--json"], 0)["images"], 400);
