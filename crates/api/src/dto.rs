@@ -297,7 +297,12 @@ pub struct ProblemDto {
 
 impl From<&ProblemRow> for ProblemDto {
     fn from(p: &ProblemRow) -> Self {
-        Self { job: p.job.0, path: p.path.clone(), kind: p.kind.as_str().to_owned(), message: p.message.clone() }
+        Self {
+            job: p.job.0,
+            path: p.path.clone(),
+            kind: p.kind.as_str().to_owned(),
+            message: p.message.clone(),
+        }
     }
 }
 

@@ -69,11 +69,8 @@ impl ApiError {
     }
 
     pub(crate) fn io(path: &std::path::Path, err: &std::io::Error) -> Self {
-        let code = if err.kind() == std::io::ErrorKind::NotFound {
-            ErrorCode::PathNotFound
-        } else {
-            ErrorCode::Io
-        };
+        let code =
+            if err.kind() == std::io::ErrorKind::NotFound { ErrorCode::PathNotFound } else { ErrorCode::Io };
         Self::new(code, format!("{}: {err}", path.display()))
     }
 }
@@ -85,7 +82,7 @@ impl From<lacuna_catalog::CatalogError> for ApiError {
             E::NewerVersion { .. } => ErrorCode::CatalogTooNew,
             E::NotFound { .. } => ErrorCode::ProjectNotFound,
             E::AlreadyExists { .. } => ErrorCode::ProjectExists,
-            E::Corrupt(_) => ErrorCode::CatalogCorrupt,
+            E::Corrupt(_) | E::NotACatalog { .. } => ErrorCode::CatalogCorrupt,
             _ => ErrorCode::Internal,
         };
         Self::new(code, err.to_string())

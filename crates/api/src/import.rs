@@ -20,13 +20,15 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded};
 use lacuna_catalog::{Catalog, ImportCounts, ImportOp, JobStatus, KnownDuplicate, KnownFile};
-use lacuna_core::{ContentHash, ImageId, ImageStatus, ImportProblem, JobId, ProbedImage, ProblemKind, RootId};
+use lacuna_core::{
+    ContentHash, ImageId, ImageStatus, ImportProblem, JobId, ProbedImage, ProblemKind, RootId,
+};
 use lacuna_ingest::{FoundFile, ProbeOptions, ScanItem};
 
 use crate::project::{thumbnail_path, write_thumbnail};
 use crate::{
-    ApiError, Clock, ErrorCode, ImportCountsDto, ImportPhase, ImportProgress, ImportRequest,
-    ImportStatus, ImportSummary, Project,
+    ApiError, Clock, ErrorCode, ImportCountsDto, ImportPhase, ImportProgress, ImportRequest, ImportStatus,
+    ImportSummary, Project,
 };
 
 const PROGRESS_EVERY: Duration = Duration::from_millis(100);
@@ -84,9 +86,7 @@ impl Target {
 
     fn covers(&self, rel_path: &str) -> bool {
         self.rel_prefix.is_empty()
-            || rel_path
-                .strip_prefix(&self.rel_prefix)
-                .is_some_and(|rest| rest.starts_with('/'))
+            || rel_path.strip_prefix(&self.rel_prefix).is_some_and(|rest| rest.starts_with('/'))
     }
 }
 
@@ -150,7 +150,11 @@ impl Project {
         for target in &targets {
             if let std::collections::hash_map::Entry::Vacant(slot) = known.entry(target.root) {
                 slot.insert(KnownRoot {
-                    files: catalog.known_files(target.root)?.into_iter().map(|k| (k.rel_path.clone(), k)).collect(),
+                    files: catalog
+                        .known_files(target.root)?
+                        .into_iter()
+                        .map(|k| (k.rel_path.clone(), k))
+                        .collect(),
                     duplicates: catalog
                         .known_duplicates(target.root)?
                         .into_iter()
@@ -186,7 +190,9 @@ impl Project {
                         Some(&err.message),
                         now,
                     ) {
-                        return Err(ApiError::internal(format!("{err}; recording the failure also failed: {record_err}")));
+                        return Err(ApiError::internal(format!(
+                            "{err}; recording the failure also failed: {record_err}"
+                        )));
                     }
                 }
                 result
@@ -216,10 +222,20 @@ impl Project {
 
 /// Maps requested paths to roots: a path inside an already imported folder stays under that
 /// folder's root; a new folder becomes a root; a new single file is filed under its folder.
-fn resolve_targets(catalog: &mut Catalog, paths: &[PathBuf], now_unix_s: i64) -> Result<Vec<Target>, ApiError> {
-    let mut targets = Vec::with_capacity(paths.len());
+fn resolve_targets(
+    catalog: &mut Catalog,
+    paths: &[PathBuf],
+    now_unix_s: i64,
+) -> Result<Vec<Target>, ApiError> {
+    let mut canonical_paths = Vec::with_capacity(paths.len());
     for path in paths {
-        let canonical = path.canonicalize().map_err(|e| ApiError::io(path, &e))?;
+        canonical_paths.push((path.canonicalize().map_err(|e| ApiError::io(path, &e))?, path));
+    }
+    // Outer folders first, so a folder that contains another requested (or earlier imported)
+    // folder becomes the root before the inner one is resolved.
+    canonical_paths.sort_by_key(|(canonical, _)| canonical.components().count());
+    let mut targets = Vec::with_capacity(paths.len());
+    for (canonical, path) in canonical_paths {
         let meta = std::fs::metadata(&canonical).map_err(|e| ApiError::io(path, &e))?;
         let is_folder = meta.is_dir();
         if !is_folder && !meta.is_file() {
@@ -244,7 +260,17 @@ fn resolve_targets(catalog: &mut Catalog, paths: &[PathBuf], now_unix_s: i64) ->
                 let text = folder.to_str().ok_or_else(|| {
                     ApiError::invalid(format!("{}: the folder name is not valid UTF-8", folder.display()))
                 })?;
-                (catalog.upsert_root(text, now_unix_s)?, String::new())
+                let root = catalog.upsert_root(text, now_unix_s)?;
+                // Folders imported before that lie inside this one join it, so no file is ever
+                // known under two roots (which would make it look like its own duplicate).
+                for inner in roots.iter().filter(|r| r.id != root) {
+                    if let Ok(rel) = Path::new(&inner.path).strip_prefix(&folder)
+                        && !rel.as_os_str().is_empty()
+                    {
+                        catalog.merge_root_into(inner.id, root, &slash_path(rel)?)?;
+                    }
+                }
+                (root, String::new())
             }
         };
         targets.push(Target { root, scan_path: canonical, rel_prefix, is_folder });
@@ -338,7 +364,9 @@ impl ImportRun {
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
             }
-            if fatal.is_none() && (writer.ops.len() >= writer.batch_size || last_flush.elapsed() >= FLUSH_EVERY) {
+            if fatal.is_none()
+                && (writer.ops.len() >= writer.batch_size || last_flush.elapsed() >= FLUSH_EVERY)
+            {
                 if let Err(err) = writer.flush(catalog, &counters) {
                     self.cancel.store(true, Ordering::SeqCst);
                     fatal = Some(err);
@@ -392,7 +420,12 @@ impl ImportRun {
 
     /// After complete walks: known files not seen are `missing`, vanished duplicate files are
     /// forgotten.
-    fn mark_vanished(&self, catalog: &mut Catalog, scans: &[ScanOutcome], writer: &mut Writer) -> Result<(), ApiError> {
+    fn mark_vanished(
+        &self,
+        catalog: &mut Catalog,
+        scans: &[ScanOutcome],
+        writer: &mut Writer,
+    ) -> Result<(), ApiError> {
         let mut missing: Vec<ImageId> = writer.vanished.clone();
         let mut gone_duplicates: HashMap<RootId, Vec<String>> = HashMap::new();
         for scan in scans.iter().filter(|s| s.complete) {
@@ -482,7 +515,12 @@ fn walk(
                             true
                         }
                         _ => work_tx
-                            .send(Work { root: target.root, rel_path, file, known_id: known_file.map(|k| k.id) })
+                            .send(Work {
+                                root: target.root,
+                                rel_path,
+                                file,
+                                known_id: known_file.map(|k| k.id),
+                            })
                             .is_ok(),
                     }
                 }
@@ -542,7 +580,9 @@ fn probe_loop(
                         Ok(()) => Msg::Probed { work, image: Box::new(probe.image) },
                         Err(err) => Msg::Fatal(ApiError::new(
                             ErrorCode::Io,
-                            format!("cannot write thumbnails into the project (disk full or read-only?): {err}"),
+                            format!(
+                                "cannot write thumbnails into the project (disk full or read-only?): {err}"
+                            ),
                         )),
                     }
                 }
@@ -601,7 +641,12 @@ impl Writer {
         }
     }
 
-    fn handle(&mut self, catalog: &mut Catalog, msg: Msg, known: &HashMap<RootId, KnownRoot>) -> Result<(), ApiError> {
+    fn handle(
+        &mut self,
+        catalog: &mut Catalog,
+        msg: Msg,
+        known: &HashMap<RootId, KnownRoot>,
+    ) -> Result<(), ApiError> {
         match msg {
             Msg::Present(id) => self.ops.push(ImportOp::Present { id }),
             Msg::Problem { root, known_id, problem } => {

@@ -22,9 +22,9 @@ mod project;
 
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use dto::{
-    CameraCount, ExifDto, GpsDto, ImageDetails, ImagePage, ImageQuery, ImageStatsDto,
-    ImageSummary, ImportCountsDto, ImportOptions, ImportPhase, ImportProgress, ImportRequest,
-    ImportStatus, ImportSummary, JobDto, ProblemDto, ProjectStatus,
+    CameraCount, ExifDto, GpsDto, ImageDetails, ImagePage, ImageQuery, ImageStatsDto, ImageSummary,
+    ImportCountsDto, ImportOptions, ImportPhase, ImportProgress, ImportRequest, ImportStatus, ImportSummary,
+    JobDto, ProblemDto, ProjectStatus,
 };
 pub use error::{ApiError, ErrorCode};
 pub use import::ImportJob;

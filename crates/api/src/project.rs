@@ -6,8 +6,8 @@ use lacuna_core::{ContentHash, ImageId, ImageStatus, JobId};
 
 use crate::dto::{join_root, make_cursor, parse_cursor};
 use crate::{
-    ApiError, CameraCount, Clock, ErrorCode, ImageDetails, ImagePage, ImageQuery, ImageSummary,
-    JobDto, ProblemDto, ProjectStatus,
+    ApiError, CameraCount, Clock, ErrorCode, ImageDetails, ImagePage, ImageQuery, ImageSummary, JobDto,
+    ProblemDto, ProjectStatus,
 };
 
 /// File name of the catalog inside a project directory.
@@ -50,7 +50,10 @@ impl Project {
         if !catalog_path.is_file() {
             return Err(ApiError::new(
                 ErrorCode::ProjectNotFound,
-                format!("{}: no Lacuna project here (no {CATALOG_FILE}); create one with `lacuna init`", dir.display()),
+                format!(
+                    "{}: no Lacuna project here (no {CATALOG_FILE}); create one with `lacuna init`",
+                    dir.display()
+                ),
             ));
         }
         let catalog = Catalog::open(&catalog_path, clock.now_unix_s())?;
@@ -132,11 +135,8 @@ impl Project {
         let catalog = self.catalog()?;
         let filter = self.filter_from_query(&catalog, query)?;
         let rows = catalog.list_images(&filter, after, limit)?;
-        let next_cursor = if rows.len() == limit as usize {
-            rows.last().map(|r| make_cursor(r.id.0))
-        } else {
-            None
-        };
+        let next_cursor =
+            if rows.len() == limit as usize { rows.last().map(|r| make_cursor(r.id.0)) } else { None };
         Ok(ImagePage { items: rows.iter().map(ImageSummary::from).collect(), next_cursor })
     }
 
@@ -150,9 +150,10 @@ impl Project {
     fn filter_from_query(&self, catalog: &Catalog, query: &ImageQuery) -> Result<ImageFilter, ApiError> {
         let status = match query.status.as_deref() {
             None => None,
-            Some(s) => Some(ImageStatus::from_name(s).ok_or_else(|| {
-                ApiError::invalid(format!("status: {s:?} is not one of ok, missing"))
-            })?),
+            Some(s) => Some(
+                ImageStatus::from_name(s)
+                    .ok_or_else(|| ApiError::invalid(format!("status: {s:?} is not one of ok, missing")))?,
+            ),
         };
         for (field, value) in
             [("captured_from", &query.captured_from), ("captured_before", &query.captured_before)]
@@ -166,9 +167,7 @@ impl Project {
             Some(folder) => {
                 let folder_path = Path::new(folder);
                 if folder_path.is_absolute() {
-                    let canonical = folder_path
-                        .canonicalize()
-                        .unwrap_or_else(|_| folder_path.to_path_buf());
+                    let canonical = folder_path.canonicalize().unwrap_or_else(|_| folder_path.to_path_buf());
                     let roots = catalog.roots()?;
                     let hit = roots.iter().find_map(|r| {
                         canonical.strip_prefix(&r.path).ok().map(|rel| (r.id, rel_to_slash(rel)))
@@ -228,7 +227,9 @@ impl Project {
                     &original,
                     &lacuna_ingest::ProbeOptions::default(),
                 )
-                .map_err(|p| ApiError::new(ErrorCode::NotFound, format!("image {id}: thumbnail missing and {p}")))?;
+                .map_err(|p| {
+                    ApiError::new(ErrorCode::NotFound, format!("image {id}: thumbnail missing and {p}"))
+                })?;
                 write_thumbnail(&path, &probe.thumbnail_jpeg)?;
                 Ok(probe.thumbnail_jpeg)
             }
@@ -275,10 +276,7 @@ pub(crate) fn write_thumbnail(path: &Path, jpeg: &[u8]) -> Result<(), ApiError> 
 }
 
 fn rel_to_slash(rel: &Path) -> String {
-    rel.components()
-        .map(|c| c.as_os_str().to_string_lossy().into_owned())
-        .collect::<Vec<_>>()
-        .join("/")
+    rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect::<Vec<_>>().join("/")
 }
 
 /// Accepts `YYYY`, `YYYY-MM`, `YYYY-MM-DD`, `YYYY-MM-DDTHH[:MM[:SS]]` (space also allowed).
@@ -307,7 +305,9 @@ mod tests {
 
     #[test]
     fn time_prefixes() {
-        for ok in ["2024", "2024-01", "2024-01-31", "2024-01-31T22", "2024-01-31 22:10", "2024-01-31T22:10:05"] {
+        for ok in
+            ["2024", "2024-01", "2024-01-31", "2024-01-31T22", "2024-01-31 22:10", "2024-01-31T22:10:05"]
+        {
             assert!(check_time_prefix("f", ok).is_ok(), "{ok}");
         }
         for bad in ["24", "2024-1-31", "2024/01/31", "yesterday", "2024-01-31T22:10:05Z"] {

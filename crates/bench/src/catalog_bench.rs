@@ -31,16 +31,17 @@ pub fn run(rows: u64, repeats: usize, json: bool) -> anyhow::Result<()> {
     eprintln!("generated {rows} rows in {:.1} s", started.elapsed().as_secs_f64());
 
     let mut timings = Vec::new();
-    let mut time = |what: &str, target_ms: f64, f: &mut dyn FnMut() -> anyhow::Result<()>| -> anyhow::Result<()> {
-        let mut samples = Vec::new();
-        for _ in 0..repeats {
-            let t = Instant::now();
-            f()?;
-            samples.push(t.elapsed().as_secs_f64() * 1000.0);
-        }
-        timings.push(Timing { what: what.to_owned(), median_ms: median(samples), target_ms });
-        Ok(())
-    };
+    let mut time =
+        |what: &str, target_ms: f64, f: &mut dyn FnMut() -> anyhow::Result<()>| -> anyhow::Result<()> {
+            let mut samples = Vec::new();
+            for _ in 0..repeats {
+                let t = Instant::now();
+                f()?;
+                samples.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+            timings.push(Timing { what: what.to_owned(), median_ms: median(samples), target_ms });
+            Ok(())
+        };
     time("open project", 1000.0, &mut || {
         Project::open(&dir, clock.clone())?;
         Ok(())

@@ -132,10 +132,19 @@ pub fn run(dir: &Path, repeats: usize, json: bool) -> anyhow::Result<()> {
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        println!("import benchmark: {} files of {:.0} KB, {} threads, median of {} repeats", report.files, report.mean_file_kb, threads, repeats);
-        println!("  bare 1/8 decode (baseline) {:>9.1} images/s", report.baseline_reduced_decode_images_per_s);
+        println!(
+            "import benchmark: {} files of {:.0} KB, {} threads, median of {} repeats",
+            report.files, report.mean_file_kb, threads, repeats
+        );
+        println!(
+            "  bare 1/8 decode (baseline) {:>9.1} images/s",
+            report.baseline_reduced_decode_images_per_s
+        );
         println!("  full-size decode           {:>9.1} images/s", report.full_decode_images_per_s);
-        println!("  BLAKE3 hashing             {:>9.1} images/s ({:.0} MB/s)", report.hash_images_per_s, report.hash_mb_per_s);
+        println!(
+            "  BLAKE3 hashing             {:>9.1} images/s ({:.0} MB/s)",
+            report.hash_images_per_s, report.hash_mb_per_s
+        );
         println!("  full import                {:>9.1} images/s", report.import_images_per_s);
         println!(
             "  import / baseline          {:>9.2}   (target >= 0.80: {})",

@@ -10,8 +10,8 @@
 //! Figures are medians of several repeats and are printed as a table and as JSON (`--json`).
 
 mod catalog_bench;
-mod synth;
 mod import_bench;
+mod synth;
 
 use std::path::PathBuf;
 

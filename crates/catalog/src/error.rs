@@ -5,7 +5,9 @@ use lacuna_core::{ImageId, JobId};
 /// What can go wrong in the catalog.
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
-    #[error("{path}: this catalog was made by a newer version of Lacuna (schema version {found}, this build understands up to {supported}); update Lacuna to open it")]
+    #[error(
+        "{path}: this catalog was made by a newer version of Lacuna (schema version {found}, this build understands up to {supported}); update Lacuna to open it"
+    )]
     NewerVersion { path: PathBuf, found: u32, supported: u32 },
     #[error("{path}: no catalog here")]
     NotFound { path: PathBuf },

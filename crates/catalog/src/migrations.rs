@@ -30,10 +30,7 @@ pub(crate) struct Migration {
 
 /// All migrations in order; index `k - 1` produces schema version `k`.
 pub(crate) const MIGRATIONS: &[Migration] = &[
-    Migration {
-        name: "0001_initial",
-        sql: include_str!("../migrations/0001_initial.sql"),
-    },
+    Migration { name: "0001_initial", sql: include_str!("../migrations/0001_initial.sql") },
     Migration {
         name: "0002_image_filter_indexes",
         sql: include_str!("../migrations/0002_image_filter_indexes.sql"),
@@ -43,12 +40,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
 /// Applies migrations `from + 1 ..= to`, each in its own transaction that also sets
 /// `user_version`. The caller has checked `from <= to <= SCHEMA_VERSION`; `path` is for
 /// messages.
-pub(crate) fn migrate(
-    conn: &mut Connection,
-    from: u32,
-    to: u32,
-    path: &Path,
-) -> Result<(), CatalogError> {
+pub(crate) fn migrate(conn: &mut Connection, from: u32, to: u32, path: &Path) -> Result<(), CatalogError> {
     for version in from + 1..=to {
         let index = (version - 1) as usize;
         let Some(migration) = MIGRATIONS.get(index) else {

@@ -22,9 +22,13 @@
 //!   from `after` (ids, folders and capture times are correlated: an import walks folder by
 //!   folder, and new photos come in later), so walking in id order could read most of the
 //!   table before it finds one. The ordered driver is walked for at most [`WALK_BUDGET`]
-//!   rows — with matches spread evenly (at least `PROBE_LIMIT` of them) that fills a page —
-//!   and if it does not, the range driver finishes the page from where the walk stopped,
-//!   sorting its matches: a cost proportional to the range, about 65 ns per match.
+//!   rows — with matches spread evenly (at least `PROBE_LIMIT` of them) that fills a page.
+//!   If it does not, the range driver finishes the page from where the walk stopped,
+//!   sorting its matches: a cost proportional to the range, about 65 ns per match, plus a
+//!   row lookup per match when other filters must be checked too. In that last case the
+//!   range's first id after the walk is looked up first (index only) and the walk tried once
+//!   more from there: when the range's ids are clustered, that finds the page without
+//!   reading every row of the range.
 //!
 //! The driver is forced with `INDEXED BY` / `NOT INDEXED`, so the plan is exactly the one
 //! chosen (and a missing index is a loud error, not a silent full scan).
@@ -39,8 +43,8 @@ use rusqlite::types::Value;
 
 use crate::ImageFilter;
 
-/// How many matches a probe counts before giving up: the most rows an unordered driver ever
-/// sorts for a page.
+/// How many matches a probe counts before calling a filter unselective. An unordered driver
+/// chosen directly therefore sorts fewer rows than this for a page.
 pub(crate) const PROBE_LIMIT: i64 = 20_000;
 
 /// The index a query walks.
@@ -157,11 +161,7 @@ impl FilterSql {
             });
         }
         if let Some(root) = filter.root {
-            conds.push(Cond {
-                part: Part::Root,
-                sql: "i.root_id = ?",
-                params: vec![Value::Integer(root.0)],
-            });
+            conds.push(Cond { part: Part::Root, sql: "i.root_id = ?", params: vec![Value::Integer(root.0)] });
         }
         if let Some(folder) = filter.folder.as_deref().and_then(normalize_folder) {
             conds.push(Cond {
@@ -290,11 +290,7 @@ impl FilterSql {
             wheres.push(sql);
             params.push(Value::Integer(value));
         }
-        let sql = if wheres.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", wheres.join(" AND "))
-        };
+        let sql = if wheres.is_empty() { String::new() } else { format!(" WHERE {}", wheres.join(" AND ")) };
         Query { sql, params }
     }
 
@@ -314,11 +310,7 @@ impl FilterSql {
         } else {
             let w = self.where_clause(driver, Some(("i.id > ?", after)));
             Query {
-                sql: format!(
-                    "SELECT i.id FROM image i {}{} ORDER BY i.id LIMIT ?",
-                    hint(driver),
-                    w.sql
-                ),
+                sql: format!("SELECT i.id FROM image i {}{} ORDER BY i.id LIMIT ?", hint(driver), w.sql),
                 params: w.params,
             }
         };
@@ -339,8 +331,27 @@ impl FilterSql {
         let (inner, inner_params) = self.driver_rows(driver, after, budget, 0);
         params.extend(inner_params);
         params.push(Value::Integer(i64::from(limit)));
+        Query { sql: format!("SELECT id FROM (SELECT {check} AS m, {inner}) WHERE m LIMIT ?"), params }
+    }
+
+    /// Whether some condition is not answered by `driver`'s index alone.
+    pub(crate) fn has_conditions_beyond(&self, driver: Driver) -> bool {
+        self.conds.iter().any(|c| !c.part.drives(driver))
+    }
+
+    /// The smallest id > `after` among the driver's own matches (NULL when none): an
+    /// index-only scan.
+    pub(crate) fn first_match(&self, driver: Driver, after: i64) -> Query {
+        let mut wheres = Vec::new();
+        let mut params = Vec::new();
+        for cond in self.conds.iter().filter(|c| c.part.drives(driver)) {
+            wheres.push(cond.sql);
+            params.extend(cond.params.iter().cloned());
+        }
+        wheres.push("i.id > ?");
+        params.push(Value::Integer(after));
         Query {
-            sql: format!("SELECT id FROM (SELECT {check} AS m, {inner}) WHERE m LIMIT ?"),
+            sql: format!("SELECT min(i.id) FROM image i {} WHERE {}", hint(driver), wheres.join(" AND ")),
             params,
         }
     }
@@ -381,6 +392,12 @@ impl FilterSql {
     pub(crate) fn count(&self, driver: Driver) -> Query {
         let w = self.where_clause(driver, None);
         let sql = match driver {
+            // Only "has duplicates": the index alone answers (foreign keys guarantee the image).
+            Driver::Duplicates if w.params.is_empty() && w.sql.is_empty() => {
+                "SELECT count(*) FROM (SELECT 1 FROM duplicate_file d \
+                 INDEXED BY duplicate_file_of_image GROUP BY d.of_image_id)"
+                    .to_owned()
+            }
             Driver::Duplicates => format!(
                 "SELECT count(*) FROM (SELECT 1 FROM duplicate_file d \
                  INDEXED BY duplicate_file_of_image \
@@ -413,7 +430,7 @@ pub(crate) enum Plan {
 }
 
 /// Rows the budgeted walk examines before it gives up on finding a page nearby.
-pub(crate) const WALK_BUDGET: i64 = 25_000;
+pub(crate) const WALK_BUDGET: i64 = 10_000;
 
 /// Picks the plan from the probe counts made with `limit` (candidates in preference order),
 /// following the module docs.
@@ -471,10 +488,7 @@ mod tests {
             choose(&[(Camera, max), (Folder, max), (Captured, max)], list, max),
             Plan::Walk { walk: Camera, then: Folder }
         );
-        assert_eq!(
-            choose(&[(Captured, max)], list, max),
-            Plan::Walk { walk: PrimaryKey, then: Captured }
-        );
+        assert_eq!(choose(&[(Captured, max)], list, max), Plan::Walk { walk: PrimaryKey, then: Captured });
         assert_eq!(choose(&[(Captured, max)], Purpose::Count, max), Plan::Direct(Captured));
     }
 }

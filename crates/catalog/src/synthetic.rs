@@ -1,8 +1,6 @@
 //! Deterministic fake images for [`crate::Catalog::insert_synthetic_images`].
 
-use lacuna_core::{
-    CaptureTime, ContentHash, ExifInfo, GpsPosition, ImageFormat, ImageStats, ProbedImage,
-};
+use lacuna_core::{CaptureTime, ContentHash, ExifInfo, GpsPosition, ImageFormat, ImageStats, ProbedImage};
 
 /// Number of folders the images are spread over (`set-NN/FFFF`, 50 per set).
 const FOLDERS: u64 = 1000;
@@ -110,8 +108,7 @@ impl Generator {
         let folder = index * FOLDERS / self.count.max(1);
         let png = rng.chance(0.05);
         let ext = if png { "png" } else { "jpg" };
-        let rel_path =
-            format!("set-{:02}/{folder:04}/IMG_{:x}_{index:07}.{ext}", folder / 50, self.seed);
+        let rel_path = format!("set-{:02}/{folder:04}/IMG_{:x}_{index:07}.{ext}", folder / 50, self.seed);
 
         let camera = if rng.chance(0.03) {
             None
@@ -146,8 +143,7 @@ impl Generator {
             longitude_deg: rng.unit() * 360.0 - 180.0,
             altitude_m: rng.chance(0.5).then(|| rng.unit() * 2000.0),
         });
-        const SIZES: [(u32, u32); 5] =
-            [(6000, 4000), (4000, 3000), (4032, 3024), (1920, 1080), (3000, 4000)];
+        const SIZES: [(u32, u32); 5] = [(6000, 4000), (4000, 3000), (4032, 3024), (1920, 1080), (3000, 4000)];
         let (width_px, height_px) = SIZES[rng.below(SIZES.len() as u64) as usize];
         let mut hash = [0u8; 32];
         for chunk in hash.chunks_exact_mut(8) {
@@ -182,9 +178,8 @@ impl Generator {
             },
         };
         let missing = rng.chance(0.05);
-        let duplicate_rel_path = rng
-            .chance(0.01)
-            .then(|| format!("dups/{:x}/{index:07}-copy.{ext}", self.seed));
+        let duplicate_rel_path =
+            rng.chance(0.01).then(|| format!("dups/{:x}/{index:07}-copy.{ext}", self.seed));
         SyntheticImage { rel_path, probed, missing, duplicate_rel_path }
     }
 }

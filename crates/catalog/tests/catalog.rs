@@ -4,12 +4,11 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use lacuna_catalog::{
-    Catalog, CatalogError, ImageFilter, ImageRow, ImportCounts, ImportOp, JobStatus,
-    SCHEMA_VERSION,
+    Catalog, CatalogError, ImageFilter, ImageRow, ImportCounts, ImportOp, JobStatus, SCHEMA_VERSION,
 };
 use lacuna_core::{
-    CaptureTime, ContentHash, ExifInfo, GpsPosition, ImageFormat, ImageId, ImageStats,
-    ImageStatus, JobId, ProbedImage, ProblemKind, RootId,
+    CaptureTime, ContentHash, ExifInfo, GpsPosition, ImageFormat, ImageId, ImageStats, ImageStatus, JobId,
+    ProbedImage, ProblemKind, RootId,
 };
 
 const NOW: i64 = 1_700_000_000;
@@ -97,9 +96,7 @@ fn create_then_open_round_trip() {
     let mut catalog = Catalog::create(&path).expect("create");
     assert_eq!(catalog.path(), path);
     let (root, job) = root_and_job(&mut catalog);
-    catalog
-        .apply_import_batch(job, &[insert(root, "a/x.jpg", probed(1, None, None))], NOW)
-        .expect("batch");
+    catalog.apply_import_batch(job, &[insert(root, "a/x.jpg", probed(1, None, None))], NOW).expect("batch");
     let before = all_images(&catalog);
     drop(catalog);
 
@@ -168,7 +165,7 @@ fn open_refuses_files_that_are_not_catalogs() {
 
 #[test]
 fn older_catalog_is_backed_up_then_migrated() {
-    assert!(SCHEMA_VERSION >= 2, "the migration path needs at least two migrations");
+    const { assert!(SCHEMA_VERSION >= 2, "the migration path needs at least two migrations") };
     let old = SCHEMA_VERSION - 1;
     let dir = tempfile::tempdir().expect("tempdir");
     let path = catalog_path(&dir);
@@ -298,7 +295,12 @@ fn import_batch_applies_each_op_kind() {
             job,
             &[
                 ImportOp::Update { id: id1, probed: changed.clone() },
-                ImportOp::Move { id: id2, root: other_root, rel_path: "x/y/moved.jpg".into(), probed: moved.clone() },
+                ImportOp::Move {
+                    id: id2,
+                    root: other_root,
+                    rel_path: "x/y/moved.jpg".into(),
+                    probed: moved.clone(),
+                },
                 ImportOp::Present { id: id3 },
                 ImportOp::Duplicate {
                     root,
@@ -390,9 +392,7 @@ fn import_batch_applies_each_op_kind() {
 fn a_failing_batch_writes_nothing() {
     let (dir, mut catalog) = new_catalog();
     let (root, job) = root_and_job(&mut catalog);
-    catalog
-        .apply_import_batch(job, &[insert(root, "kept.jpg", probed(1, None, None))], NOW)
-        .expect("first");
+    catalog.apply_import_batch(job, &[insert(root, "kept.jpg", probed(1, None, None))], NOW).expect("first");
     let kept = all_images(&catalog);
 
     // An update of an unknown id, after writes that would have succeeded.
@@ -401,7 +401,12 @@ fn a_failing_batch_writes_nothing() {
             job,
             &[
                 insert(root, "new1.jpg", probed(2, None, None)),
-                ImportOp::Problem { root: None, path: "p".into(), kind: ProblemKind::Io, message: "m".into() },
+                ImportOp::Problem {
+                    root: None,
+                    path: "p".into(),
+                    kind: ProblemKind::Io,
+                    message: "m".into(),
+                },
                 ImportOp::Update { id: ImageId(777), probed: probed(3, None, None) },
                 insert(root, "new2.jpg", probed(4, None, None)),
             ],
@@ -409,12 +414,10 @@ fn a_failing_batch_writes_nothing() {
         )
         .expect_err("unknown id");
     assert!(matches!(err, CatalogError::NoSuchImage { id: ImageId(777), .. }), "{err}");
-    for op in [ImportOp::Present { id: ImageId(778) }, ImportOp::Move {
-        id: ImageId(779),
-        root,
-        rel_path: "m.jpg".into(),
-        probed: probed(5, None, None),
-    }] {
+    for op in [
+        ImportOp::Present { id: ImageId(778) },
+        ImportOp::Move { id: ImageId(779), root, rel_path: "m.jpg".into(), probed: probed(5, None, None) },
+    ] {
         let err = catalog.apply_import_batch(job, &[op], NOW).expect_err("unknown id");
         assert!(matches!(err, CatalogError::NoSuchImage { .. }), "{err}");
     }
@@ -423,7 +426,10 @@ fn a_failing_batch_writes_nothing() {
     let err = catalog
         .apply_import_batch(
             job,
-            &[insert(root, "new3.jpg", probed(6, None, None)), insert(root, "kept.jpg", probed(7, None, None))],
+            &[
+                insert(root, "new3.jpg", probed(6, None, None)),
+                insert(root, "kept.jpg", probed(7, None, None)),
+            ],
             NOW,
         )
         .expect_err("unique");
@@ -444,7 +450,8 @@ fn filter_fixture() -> (tempfile::TempDir, Catalog, RootId, RootId, Vec<(String,
     let other = catalog.upsert_root("/other", NOW).expect("root");
     let canon = Some(("Canon", "Canon EOS 5D"));
     let nikon = Some(("NIKON", "NIKON D850"));
-    let specs: [(RootId, &str, Option<(&str, &str)>, Option<&str>); 9] = [
+    type Spec<'a> = (RootId, &'a str, Option<(&'a str, &'a str)>, Option<&'a str>);
+    let specs: [Spec<'_>; 9] = [
         (root, "top.jpg", canon, Some("2023-12-31T23:59:59")),
         (root, "a/one.jpg", canon, Some("2024-01-01T00:00:00")),
         (root, "a/b/two.jpg", nikon, Some("2024-01-03T10:00:00")),
@@ -461,17 +468,34 @@ fn filter_fixture() -> (tempfile::TempDir, Catalog, RootId, RootId, Vec<(String,
         .map(|(i, (r, p, cam, t))| insert(*r, p, probed(i as u64, *cam, *t)))
         .collect();
     catalog.apply_import_batch(job, &ops, NOW).expect("fixture");
-    let ids: Vec<(String, ImageId)> =
-        all_images(&catalog).into_iter().map(|r| (r.rel_path, r.id)).collect();
+    let ids: Vec<(String, ImageId)> = all_images(&catalog).into_iter().map(|r| (r.rel_path, r.id)).collect();
     let id = |p: &str| ids.iter().find(|(q, _)| q == p).map(|(_, id)| *id).expect("id");
     catalog.set_status(&[id("a/one.jpg"), id("z/seven.jpg")], ImageStatus::Missing, NOW).expect("status");
     catalog
         .apply_import_batch(
             job,
             &[
-                ImportOp::Duplicate { root, rel_path: "dup/1.jpg".into(), of: id("a/b/two.jpg"), file_size_bytes: 1, mtime_ns: 1 },
-                ImportOp::Duplicate { root, rel_path: "dup/2.jpg".into(), of: id("a/b/two.jpg"), file_size_bytes: 1, mtime_ns: 1 },
-                ImportOp::Duplicate { root: other, rel_path: "d.jpg".into(), of: id("top.jpg"), file_size_bytes: 1, mtime_ns: 1 },
+                ImportOp::Duplicate {
+                    root,
+                    rel_path: "dup/1.jpg".into(),
+                    of: id("a/b/two.jpg"),
+                    file_size_bytes: 1,
+                    mtime_ns: 1,
+                },
+                ImportOp::Duplicate {
+                    root,
+                    rel_path: "dup/2.jpg".into(),
+                    of: id("a/b/two.jpg"),
+                    file_size_bytes: 1,
+                    mtime_ns: 1,
+                },
+                ImportOp::Duplicate {
+                    root: other,
+                    rel_path: "d.jpg".into(),
+                    of: id("top.jpg"),
+                    file_size_bytes: 1,
+                    mtime_ns: 1,
+                },
             ],
             NOW,
         )
@@ -821,7 +845,13 @@ fn import_batches_are_fast_enough() {
     let (_dir, mut catalog) = new_catalog();
     let (root, job) = root_and_job(&mut catalog);
     let ops: Vec<ImportOp> = (0..10_000u64)
-        .map(|i| insert(root, &format!("d{}/f{i}.jpg", i % 37), probed(i, Some(("Canon", "Canon EOS 5D")), Some("2024-01-01T00:00:00"))))
+        .map(|i| {
+            insert(
+                root,
+                &format!("d{}/f{i}.jpg", i % 37),
+                probed(i, Some(("Canon", "Canon EOS 5D")), Some("2024-01-01T00:00:00")),
+            )
+        })
         .collect();
     let start = Instant::now();
     for batch in ops.chunks(1000) {
@@ -851,13 +881,35 @@ fn million_row_catalog_timings() {
         let start = Instant::now();
         catalog.insert_synthetic_images(root, COUNT, 42, NOW).expect("synthetic");
         let build = start.elapsed();
-        println!(
-            "built {COUNT} rows in {build:.2?} ({:.0} rows/s)",
-            COUNT as f64 / build.as_secs_f64()
-        );
+        println!("built {COUNT} rows in {build:.2?} ({:.0} rows/s)", COUNT as f64 / build.as_secs_f64());
         root
     };
     let cameras = Catalog::open(&path, NOW).expect("open").counts_by_camera().expect("cameras");
+
+    // Import throughput: apply_import_batch, batches of 1000, into a fresh catalog.
+    {
+        const INSERTS: u64 = 200_000;
+        let mut fresh = Catalog::create(&dir.path().join("fresh.sqlite")).expect("create");
+        let (root, job) = root_and_job(&mut fresh);
+        let makes = [("Canon", "Canon EOS 5D"), ("NIKON", "NIKON D850"), ("SONY", "ILCE-7M3")];
+        let ops: Vec<ImportOp> = (0..INSERTS)
+            .map(|i| {
+                let mut p = probed(i, Some(makes[(i % 3) as usize]), Some("2024-01-01T00:00:00"));
+                // Spread the hashes like real ones.
+                p.content_hash.0[..8].copy_from_slice(&(i.wrapping_mul(0x9E37_79B9_7F4A_7C15)).to_le_bytes());
+                insert(root, &format!("dir{:03}/IMG_{i:07}.jpg", i / 1000), p)
+            })
+            .collect();
+        let start = Instant::now();
+        for batch in ops.chunks(1000) {
+            fresh.apply_import_batch(job, batch, NOW).expect("batch");
+        }
+        let took = start.elapsed();
+        println!(
+            "apply_import_batch: {INSERTS} inserts in {took:.2?} ({:.0} inserts/s)",
+            INSERTS as f64 / took.as_secs_f64()
+        );
+    }
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     println!("catalog file: {} MiB", size / (1024 * 1024));
 
@@ -873,80 +925,100 @@ fn million_row_catalog_timings() {
         named("status=ok", ImageFilter { status: Some(ImageStatus::Ok), ..Default::default() }),
         named("status=missing", ImageFilter { status: Some(ImageStatus::Missing), ..Default::default() }),
         named("root", ImageFilter { root: Some(root), ..Default::default() }),
-        named("root+folder set-17 (5%)", ImageFilter {
-            root: Some(root),
-            folder: Some("set-17".into()),
-            ..Default::default()
-        }),
-        named("root+folder set-17/0871 (0.1%)", ImageFilter {
-            root: Some(root),
-            folder: Some("set-17/0871".into()),
-            ..Default::default()
-        }),
-        named("root+folder set-0 (none)", ImageFilter {
-            root: Some(root),
-            folder: Some("set-0".into()),
-            ..Default::default()
-        }),
+        named(
+            "root+folder set-17 (5%)",
+            ImageFilter { root: Some(root), folder: Some("set-17".into()), ..Default::default() },
+        ),
+        named(
+            "root+folder set-17/0871 (0.1%)",
+            ImageFilter { root: Some(root), folder: Some("set-17/0871".into()), ..Default::default() },
+        ),
+        named(
+            "root+folder set-0 (none)",
+            ImageFilter { root: Some(root), folder: Some("set-0".into()), ..Default::default() },
+        ),
         named("camera (busiest)", ImageFilter { camera: busiest.clone(), ..Default::default() }),
         named("camera (rarest)", ImageFilter { camera: rare.clone(), ..Default::default() }),
-        named("captured 2023-06 (1 month)", ImageFilter {
-            captured_from: Some("2023-06".into()),
-            captured_before: Some("2023-07".into()),
-            ..Default::default()
-        }),
-        named("captured 2023-06-15 (1 day)", ImageFilter {
-            captured_from: Some("2023-06-15".into()),
-            captured_before: Some("2023-06-16".into()),
-            ..Default::default()
-        }),
-        named("captured 2022 (1 year)", ImageFilter {
-            captured_from: Some("2022".into()),
-            captured_before: Some("2023".into()),
-            ..Default::default()
-        }),
-        named("captured from 2023-12-01", ImageFilter {
-            captured_from: Some("2023-12-01".into()),
-            ..Default::default()
-        }),
+        named(
+            "captured 2023-06 (1 month)",
+            ImageFilter {
+                captured_from: Some("2023-06".into()),
+                captured_before: Some("2023-07".into()),
+                ..Default::default()
+            },
+        ),
+        named(
+            "captured 2023-06-15 (1 day)",
+            ImageFilter {
+                captured_from: Some("2023-06-15".into()),
+                captured_before: Some("2023-06-16".into()),
+                ..Default::default()
+            },
+        ),
+        named(
+            "captured 2022 (1 year)",
+            ImageFilter {
+                captured_from: Some("2022".into()),
+                captured_before: Some("2023".into()),
+                ..Default::default()
+            },
+        ),
+        named(
+            "captured from 2023-12-01",
+            ImageFilter { captured_from: Some("2023-12-01".into()), ..Default::default() },
+        ),
         named("has_duplicates=true", ImageFilter { has_duplicates: Some(true), ..Default::default() }),
         named("has_duplicates=false", ImageFilter { has_duplicates: Some(false), ..Default::default() }),
-        named("missing+busiest camera", ImageFilter {
-            status: Some(ImageStatus::Missing),
-            camera: busiest.clone(),
-            ..Default::default()
-        }),
-        named("missing+has_duplicates", ImageFilter {
-            status: Some(ImageStatus::Missing),
-            has_duplicates: Some(true),
-            ..Default::default()
-        }),
-        named("folder set-17 + 2023-06", ImageFilter {
-            root: Some(root),
-            folder: Some("set-17".into()),
-            captured_from: Some("2023-06".into()),
-            captured_before: Some("2023-07".into()),
-            ..Default::default()
-        }),
-        named("rarest camera + 2022", ImageFilter {
-            camera: rare.clone(),
-            captured_from: Some("2022".into()),
-            captured_before: Some("2023".into()),
-            ..Default::default()
-        }),
-        named("ok+busiest+folder set-05", ImageFilter {
-            status: Some(ImageStatus::Ok),
-            camera: busiest.clone(),
-            root: Some(root),
-            folder: Some("set-05".into()),
-            ..Default::default()
-        }),
-        named("busiest camera+has_duplicates=false+2023", ImageFilter {
-            camera: busiest.clone(),
-            has_duplicates: Some(false),
-            captured_from: Some("2023".into()),
-            ..Default::default()
-        }),
+        named(
+            "missing+busiest camera",
+            ImageFilter { status: Some(ImageStatus::Missing), camera: busiest.clone(), ..Default::default() },
+        ),
+        named(
+            "missing+has_duplicates",
+            ImageFilter {
+                status: Some(ImageStatus::Missing),
+                has_duplicates: Some(true),
+                ..Default::default()
+            },
+        ),
+        named(
+            "folder set-17 + 2023-06",
+            ImageFilter {
+                root: Some(root),
+                folder: Some("set-17".into()),
+                captured_from: Some("2023-06".into()),
+                captured_before: Some("2023-07".into()),
+                ..Default::default()
+            },
+        ),
+        named(
+            "rarest camera + 2022",
+            ImageFilter {
+                camera: rare.clone(),
+                captured_from: Some("2022".into()),
+                captured_before: Some("2023".into()),
+                ..Default::default()
+            },
+        ),
+        named(
+            "ok+busiest+folder set-05",
+            ImageFilter {
+                status: Some(ImageStatus::Ok),
+                camera: busiest.clone(),
+                root: Some(root),
+                folder: Some("set-05".into()),
+                ..Default::default()
+            },
+        ),
+        named(
+            "busiest camera+has_duplicates=false+2023",
+            ImageFilter {
+                camera: busiest.clone(),
+                has_duplicates: Some(false),
+                captured_from: Some("2023".into()),
+                ..Default::default()
+            },
+        ),
     ];
     println!("{:<44} {:>9} {:>9} {:>6} {:>10}", "filter (page of 200)", "first", "3rd page", "rows", "count");
     let mut worst_page = std::time::Duration::ZERO;
@@ -992,4 +1064,58 @@ fn million_row_catalog_timings() {
 
 fn ms(d: std::time::Duration) -> f64 {
     d.as_secs_f64() * 1000.0
+}
+
+#[test]
+fn two_connections_share_one_catalog() {
+    let (dir, mut writer) = new_catalog();
+    let reader = Catalog::open(&catalog_path(&dir), NOW).expect("second connection");
+    let (root, job) = root_and_job(&mut writer);
+    writer.apply_import_batch(job, &[insert(root, "a.jpg", probed(1, None, None))], NOW).expect("write");
+    // A committed batch is visible to the other connection at once.
+    assert_eq!(all_images(&reader).len(), 1);
+    assert_eq!(reader.counts().expect("counts").images, 1);
+    // And the reader does not hold the writer up.
+    writer.apply_import_batch(job, &[insert(root, "b.jpg", probed(2, None, None))], NOW).expect("write");
+    assert_eq!(reader.count_images(&ImageFilter::default()).expect("count"), 2);
+}
+
+#[test]
+fn rows_the_code_cannot_read_are_reported_as_corrupt() {
+    let (dir, mut catalog) = new_catalog();
+    let (root, job) = root_and_job(&mut catalog);
+    catalog.apply_import_batch(job, &[insert(root, "a.jpg", probed(1, None, None))], NOW).expect("write");
+    let id = all_images(&catalog)[0].id;
+    drop(catalog);
+    let conn = rusqlite::Connection::open(catalog_path(&dir)).expect("raw open");
+    conn.execute("UPDATE image SET format = 'heic' WHERE id = ?1", [id.0]).expect("tamper");
+    drop(conn);
+    let catalog = Catalog::open(&catalog_path(&dir), NOW).expect("open");
+    let err = catalog.image(id).expect_err("unknown format");
+    assert!(matches!(&err, CatalogError::Corrupt(m) if m.contains("heic")), "{err}");
+}
+
+#[test]
+fn merge_root_into_keeps_ids_and_prefixes_paths() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut catalog = Catalog::create(&dir.path().join("c.sqlite")).expect("create");
+    let inner = catalog.upsert_root("/data/cam1", 1).expect("root");
+    catalog.insert_synthetic_images(inner, 20, 3, 1).expect("rows");
+    let before = catalog.list_images(&ImageFilter::default(), None, 100).expect("list");
+    let outer = catalog.upsert_root("/data", 2).expect("root");
+    catalog.merge_root_into(inner, outer, "cam1").expect("merge");
+    let after = catalog.list_images(&ImageFilter::default(), None, 100).expect("list");
+    assert_eq!(before.len(), after.len());
+    for (b, a) in before.iter().zip(&after) {
+        assert_eq!(a.id, b.id);
+        assert_eq!(a.root, outer);
+        assert_eq!(a.rel_path, format!("cam1/{}", b.rel_path));
+        assert_eq!(a.root_path, "/data");
+    }
+    let roots = catalog.roots().expect("roots");
+    assert_eq!(roots.len(), 1);
+    let in_folder = ImageFilter { root: Some(outer), folder: Some("cam1".into()), ..ImageFilter::default() };
+    assert_eq!(catalog.count_images(&in_folder).expect("count"), 20);
+    assert!(catalog.merge_root_into(outer, outer, "/abs").is_err());
+    catalog.integrity_check().expect("integrity");
 }

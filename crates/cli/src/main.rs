@@ -200,7 +200,11 @@ fn api(err: ApiError) -> anyhow::Error {
 fn import(project: &Project, args: ImportArgs) -> anyhow::Result<ExitCode> {
     let request = ImportRequest {
         paths: args.paths,
-        options: ImportOptions { max_pixels: args.max_pixels, threads: args.threads, ..ImportOptions::default() },
+        options: ImportOptions {
+            max_pixels: args.max_pixels,
+            threads: args.threads,
+            ..ImportOptions::default()
+        },
     };
     let json = args.json;
     let mut reporter = output::ImportReporter::new(json);
@@ -226,7 +230,9 @@ fn install_interrupt_handler(cancel: Arc<AtomicBool>) -> Result<(), ctrlc::Error
     ctrlc::set_handler(move || {
         if presses.fetch_add(1, Ordering::SeqCst) == 0 {
             cancel.store(true, Ordering::SeqCst);
-            output::note("\nstopping after the current batch… (Ctrl-C again to quit at once; a re-run resumes)");
+            output::note(
+                "\nstopping after the current batch… (Ctrl-C again to quit at once; a re-run resumes)",
+            );
         } else {
             std::process::exit(i32::from(EXIT_CANCELLED));
         }

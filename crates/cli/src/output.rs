@@ -4,7 +4,9 @@ use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use lacuna_api::{ImageDetails, ImageSummary, ImportProgress, ImportStatus, ImportSummary, ProblemDto, ProjectStatus};
+use lacuna_api::{
+    ImageDetails, ImageSummary, ImportProgress, ImportStatus, ImportSummary, ProblemDto, ProjectStatus,
+};
 use serde::Serialize;
 
 pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
@@ -54,7 +56,12 @@ impl ImportReporter {
             ImportStatus::FinishedWithProblems => "finished with problems",
             ImportStatus::Cancelled => "cancelled (a re-run resumes)",
         };
-        writeln!(out, "import {status} in {:.1} s ({:.0} files/s)", summary.elapsed_ms as f64 / 1000.0, summary.rate_files_per_s)?;
+        writeln!(
+            out,
+            "import {status} in {:.1} s ({:.0} files/s)",
+            summary.elapsed_ms as f64 / 1000.0,
+            summary.rate_files_per_s
+        )?;
         writeln!(out, "  files found      {:>8}", c.files_found)?;
         writeln!(out, "  added            {:>8}", c.added)?;
         writeln!(out, "  updated          {:>8}", c.updated)?;
@@ -118,7 +125,8 @@ pub fn print_status(s: &ProjectStatus) -> std::io::Result<()> {
         }
     }
     if let Some(job) = &s.last_import {
-        writeln!(out, 
+        writeln!(
+            out,
             "last import: job {} {} · {} added, {} unchanged, {} problems",
             job.id, job.status, job.counts.added, job.counts.unchanged, job.counts.problems
         )?;
@@ -129,7 +137,8 @@ pub fn print_status(s: &ProjectStatus) -> std::io::Result<()> {
 pub fn print_images(items: &[ImageSummary], next_cursor: Option<&str>) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
     for i in items {
-        writeln!(out, 
+        writeln!(
+            out,
             "{:>8}  {:<7} {:>5}x{:<5} {:<4} {:<19} {:<28} {}{}",
             i.id,
             i.status,
@@ -139,7 +148,11 @@ pub fn print_images(items: &[ImageSummary], next_cursor: Option<&str>) -> std::i
             i.captured_at.as_deref().unwrap_or("-"),
             i.camera.as_deref().unwrap_or("-"),
             i.path,
-            if i.duplicate_count > 0 { format!("  (+{} duplicates)", i.duplicate_count) } else { String::new() },
+            if i.duplicate_count > 0 {
+                format!("  (+{} duplicates)", i.duplicate_count)
+            } else {
+                String::new()
+            },
         )?;
     }
     if let Some(cursor) = next_cursor {
@@ -153,7 +166,11 @@ pub fn print_details(d: &ImageDetails) -> std::io::Result<()> {
     let s = &d.summary;
     writeln!(out, "image {} · {}", s.id, d.abs_path)?;
     writeln!(out, "  status     {}", s.status)?;
-    writeln!(out, "  format     {} {}x{} (orientation {})", s.format, s.width_px, s.height_px, d.exif.orientation)?;
+    writeln!(
+        out,
+        "  format     {} {}x{} (orientation {})",
+        s.format, s.width_px, s.height_px, d.exif.orientation
+    )?;
     writeln!(out, "  size       {} bytes", d.file_size_bytes)?;
     writeln!(out, "  hash       {}", d.content_hash)?;
     writeln!(out, "  camera     {}", s.camera.as_deref().unwrap_or("-"))?;
@@ -163,11 +180,16 @@ pub fn print_details(d: &ImageDetails) -> std::io::Result<()> {
         writeln!(out, "  gps        {:.6}, {:.6}", gps.latitude_deg, gps.longitude_deg)?;
     }
     let st = &d.stats;
-    writeln!(out, 
+    writeln!(
+        out,
         "  luma       mean {:.3} · p05 {:.3} · p50 {:.3} · p95 {:.3}",
         st.luma_mean, st.luma_p05, st.luma_p50, st.luma_p95
     )?;
-    writeln!(out, "  contrast {:.3} · saturation {:.3} · sharpness {:.5}", st.contrast, st.saturation_mean, st.sharpness)?;
+    writeln!(
+        out,
+        "  contrast {:.3} · saturation {:.3} · sharpness {:.5}",
+        st.contrast, st.saturation_mean, st.sharpness
+    )?;
     for dup in &d.duplicates {
         writeln!(out, "  duplicate  {dup}")?;
     }
@@ -186,7 +208,6 @@ pub fn print_problems(problems: &[ProblemDto]) -> std::io::Result<()> {
     writeln!(out, "{} problem(s)", problems.len())?;
     Ok(())
 }
-
 
 /// A line on stderr for people or scripts watching. A closed stderr (the reader went away) is
 /// not a reason to stop an import, so write errors are ignored here on purpose.

@@ -428,7 +428,8 @@ fn pixel_limit_is_configurable() {
     std::fs::create_dir_all(&data).expect("mkdir");
     std::fs::write(data.join("dog.jpg"), sample_photo("dog.jpg")).expect("write");
     let lacuna = Lacuna::new(&tmp.path().join("p.lacuna"));
-    let out = lacuna.json(&["import", "--init", "--json", "--max-pixels", "1000", data.to_str().expect("utf8")], 3);
+    let out =
+        lacuna.json(&["import", "--init", "--json", "--max-pixels", "1000", data.to_str().expect("utf8")], 3);
     assert_eq!(count(&out, "problems"), 1, "{out}");
     let problems = lacuna.json(&["problems", "--json"], 0);
     assert_eq!(problems[0]["kind"], "too_large");
@@ -546,7 +547,9 @@ fn wait_for_progress(child: &mut std::process::Child, min_added: u64) {
         match rx.recv_timeout(Duration::from_secs(1)) {
             Ok(added) if added >= min_added => return,
             Ok(_) | Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => panic!("import ended before {min_added} images were committed"),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                panic!("import ended before {min_added} images were committed")
+            }
         }
     }
     panic!("no progress to {min_added} committed images within 120 s");

@@ -122,11 +122,7 @@ pub struct ExifInfo {
 impl ExifInfo {
     /// The camera identity used for filters and coverage; see [`camera_id`].
     pub fn camera_id(&self) -> Option<String> {
-        camera_id(
-            self.camera_make.as_deref(),
-            self.camera_model.as_deref(),
-            self.body_serial.as_deref(),
-        )
+        camera_id(self.camera_make.as_deref(), self.camera_model.as_deref(), self.body_serial.as_deref())
     }
 }
 
@@ -164,15 +160,9 @@ pub fn clean_exif_text(raw: &str) -> Option<String> {
     // Some cameras pad with NULs in the middle ("Canon\0\0\0"): everything after the first NUL
     // is padding.
     let head = raw.split('\0').next().unwrap_or("");
-    let cleaned: Vec<&str> = head
-        .split(|c: char| c.is_whitespace() || c.is_control())
-        .filter(|part| !part.is_empty())
-        .collect();
-    if cleaned.is_empty() {
-        None
-    } else {
-        Some(cleaned.join(" "))
-    }
+    let cleaned: Vec<&str> =
+        head.split(|c: char| c.is_whitespace() || c.is_control()).filter(|part| !part.is_empty()).collect();
+    if cleaned.is_empty() { None } else { Some(cleaned.join(" ")) }
 }
 
 /// Statistics of an image, computed on a reduced-size decode. Luminance values are in 0..=1
@@ -222,10 +212,7 @@ mod tests {
 
     #[test]
     fn camera_id_does_not_repeat_the_make() {
-        assert_eq!(
-            camera_id(Some("Canon"), Some("Canon EOS 40D"), None),
-            Some("Canon EOS 40D".into())
-        );
+        assert_eq!(camera_id(Some("Canon"), Some("Canon EOS 40D"), None), Some("Canon EOS 40D".into()));
         assert_eq!(
             camera_id(Some("CASIO COMPUTER CO.,LTD."), Some("QV-R51 "), Some("1234\0")),
             Some("CASIO COMPUTER CO.,LTD. QV-R51 #1234".into())

@@ -16,7 +16,7 @@ mod problem;
 pub use hash::{ContentHash, ParseHashError};
 pub use ids::{ImageId, JobId, RootId};
 pub use image::{
-    CaptureTime, ExifInfo, GpsPosition, ImageFormat, ImageStats, ImageStatus, ProbedImage,
-    camera_id, clean_exif_text,
+    CaptureTime, ExifInfo, GpsPosition, ImageFormat, ImageStats, ImageStatus, ProbedImage, camera_id,
+    clean_exif_text,
 };
 pub use problem::{ImportProblem, ProblemKind};
