@@ -190,8 +190,9 @@ impl Project {
             root,
             folder,
             camera: query.camera.clone(),
-            captured_from: query.captured_from.clone(),
-            captured_before: query.captured_before.clone(),
+            // Stored as `YYYY-MM-DDTHH:MM:SS`; a space separator is accepted on input.
+            captured_from: query.captured_from.as_ref().map(|v| v.replace(' ', "T")),
+            captured_before: query.captured_before.as_ref().map(|v| v.replace(' ', "T")),
             has_duplicates: query.has_duplicates,
         })
     }

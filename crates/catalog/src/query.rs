@@ -256,14 +256,7 @@ impl FilterSql {
                 params: vec![Value::Integer(after), Value::Integer(limit)],
             };
         }
-        let mut wheres = Vec::new();
-        let mut params = Vec::new();
-        for cond in self.conds.iter().filter(|c| c.part.drives(driver)) {
-            wheres.push(cond.sql);
-            params.extend(cond.params.iter().cloned());
-        }
-        wheres.push("i.id > ?");
-        params.push(Value::Integer(after));
+        let (wheres, mut params) = self.driver_conditions(driver, after);
         params.push(Value::Integer(limit));
         Query {
             sql: format!(
@@ -335,13 +328,9 @@ impl FilterSql {
     }
 
     /// Whether some condition is not answered by `driver`'s index alone.
-    pub(crate) fn has_conditions_beyond(&self, driver: Driver) -> bool {
-        self.conds.iter().any(|c| !c.part.drives(driver))
-    }
-
-    /// The smallest id > `after` among the driver's own matches (NULL when none): an
-    /// index-only scan.
-    pub(crate) fn first_match(&self, driver: Driver, after: i64) -> Query {
+    /// The conditions `driver`'s index answers by itself, plus `id > after`, with their
+    /// parameters.
+    fn driver_conditions(&self, driver: Driver, after: i64) -> (Vec<&'static str>, Vec<Value>) {
         let mut wheres = Vec::new();
         let mut params = Vec::new();
         for cond in self.conds.iter().filter(|c| c.part.drives(driver)) {
@@ -350,6 +339,17 @@ impl FilterSql {
         }
         wheres.push("i.id > ?");
         params.push(Value::Integer(after));
+        (wheres, params)
+    }
+
+    pub(crate) fn has_conditions_beyond(&self, driver: Driver) -> bool {
+        self.conds.iter().any(|c| !c.part.drives(driver))
+    }
+
+    /// The smallest id > `after` among the driver's own matches (NULL when none): an
+    /// index-only scan.
+    pub(crate) fn first_match(&self, driver: Driver, after: i64) -> Query {
+        let (wheres, params) = self.driver_conditions(driver, after);
         Query {
             sql: format!("SELECT min(i.id) FROM image i {} WHERE {}", hint(driver), wheres.join(" AND ")),
             params,
