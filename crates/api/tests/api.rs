@@ -23,8 +23,7 @@ fn import_sample(project: &Project) -> Vec<ImportProgress> {
         .wait()
         .expect("finishes");
     assert_eq!(summary.status, ImportStatus::Finished);
-    let events = events.lock().expect("lock").clone();
-    events
+    events.lock().expect("lock").clone()
 }
 
 #[test]
