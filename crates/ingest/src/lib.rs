@@ -7,6 +7,7 @@
 //! - [`probe_file`] / [`probe_bytes`]: everything about one file as a [`Probe`]
 //!   ([`lacuna_core::ProbedImage`] plus thumbnail bytes) or an [`lacuna_core::ImportProblem`];
 //! - [`ProbeOptions`]: pixel limit and thumbnail size;
+//! - [`decode_for_model`] → [`ModelPixels`]: RGB pixels for inference, orientation applied;
 //! - [`sniff`] / [`Sniffed`]: format from the first bytes;
 //! - [`content_hash`]: BLAKE3 of a file's bytes;
 //! - [`io_problem`]: an I/O error as a plain-language [`lacuna_core::ImportProblem`];
@@ -27,7 +28,7 @@ mod sniff;
 mod stats;
 
 pub use error::{IngestError, io_problem};
-pub use probe::{Probe, ProbeOptions, probe_bytes, probe_file};
+pub use probe::{ModelPixels, Probe, ProbeOptions, decode_for_model, probe_bytes, probe_file};
 pub use scan::{FoundFile, ScanItem, scan};
 pub use sniff::{Sniffed, sniff};
 

@@ -129,6 +129,67 @@ pub fn probe_bytes(
     })
 }
 
+/// Pixels for a model: RGB8, EXIF orientation applied, long edge at least `min_long_edge_px`
+/// when the image is that large (JPEGs decode with the smallest DCT scale that still gives
+/// it, so a 4000 px photo for a 640 px model decodes at 1/4).
+#[derive(Debug, Clone)]
+pub struct ModelPixels {
+    /// Packed RGB8, `width_px * height_px * 3` bytes.
+    pub rgb: Vec<u8>,
+    pub width_px: u32,
+    pub height_px: u32,
+    /// The image's own size (orientation applied): boxes are reported in these pixels.
+    pub full_width_px: u32,
+    pub full_height_px: u32,
+}
+
+/// Reads and decodes `path` for inference; problems are worded like import problems.
+pub fn decode_for_model(
+    path: &Path,
+    display_path: &str,
+    min_long_edge_px: u32,
+    max_pixels: u64,
+) -> Result<ModelPixels, ImportProblem> {
+    let bytes = std::fs::read(path).map_err(|e| io_problem(display_path, &e))?;
+    let problem = |kind: ProblemKind, message: String| ImportProblem::new(display_path, kind, message);
+    let format = match sniff(&bytes) {
+        Sniffed::Supported(format) => format,
+        Sniffed::Unsupported(name) => {
+            return Err(problem(ProblemKind::UnsupportedFormat, format!("{name} images are not supported")));
+        }
+        Sniffed::Unknown => return Err(problem(ProblemKind::NotAnImage, "the file content is not an image".into())),
+    };
+    // Ask for a long edge of 8/7 of the target: the reduced decode may stop at 7/8 of it.
+    let edge = min_long_edge_px.max(1).saturating_mul(8).div_ceil(7);
+    let options = ProbeOptions { max_pixels, thumbnail_edge_px: edge, ..ProbeOptions::default() };
+    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| match format {
+        ImageFormat::Jpeg | ImageFormat::Mpo => decode_jpeg(&bytes, format, &options),
+        _ => decode_with_image(&bytes, format, &options),
+    }));
+    let Decoded { small, full_width, full_height, exif, .. } = match outcome {
+        Ok(Ok(decoded)) => decoded,
+        Ok(Err((kind, message))) => return Err(problem(kind, message)),
+        Err(_) => return Err(problem(ProblemKind::Corrupt, "the decoder failed unexpectedly".into())),
+    };
+    let orientation = Orientation::from_exif(exif.orientation).unwrap_or(Orientation::NoTransforms);
+    let pixels = if orientation == Orientation::NoTransforms {
+        small
+    } else {
+        let mut oriented = DynamicImage::ImageRgb8(small);
+        oriented.apply_orientation(orientation);
+        oriented.into_rgb8()
+    };
+    let (full_width_px, full_height_px) =
+        if (5..=8).contains(&exif.orientation) { (full_height, full_width) } else { (full_width, full_height) };
+    Ok(ModelPixels {
+        width_px: pixels.width(),
+        height_px: pixels.height(),
+        rgb: pixels.into_raw(),
+        full_width_px,
+        full_height_px,
+    })
+}
+
 /// Everything the pixels and metadata tell, before the file-level fields are added.
 struct Described {
     /// The sniffed format, or MPO when the MPF marker lies beyond the sniffing window.

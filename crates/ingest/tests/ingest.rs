@@ -933,3 +933,23 @@ fn timing_1080p_jpegs() {
     println!("    probe_file (with read):  {probe_file_ms:.3} ms/image (page cache warm)");
     println!("probe rate / bare decode rate = {:.1}%", decode / probe * 100.0);
 }
+
+#[test]
+fn decode_for_model_uses_dct_scaling_but_never_goes_below_the_target() {
+    // 1352x900 for a 640 px model: 1/2 scale (676x450) is the smallest that is large enough.
+    let kite = lacuna_ingest::decode_for_model(&sample("photos/kite.jpg"), "kite.jpg", 640, 250_000_000)
+        .expect("decodes");
+    assert_eq!((kite.full_width_px, kite.full_height_px), (1352, 900));
+    assert_eq!((kite.width_px, kite.height_px), (676, 450));
+    assert_eq!(kite.rgb.len(), 676 * 450 * 3);
+    // Smaller than the target: full size.
+    let dog = lacuna_ingest::decode_for_model(&sample("photos/dog.jpg"), "dog.jpg", 640, 250_000_000)
+        .expect("decodes");
+    assert_eq!((dog.width_px, dog.height_px), (768, 576));
+    // Other formats go through the image crate; the TIFF is 640x512.
+    let tiff = lacuna_ingest::decode_for_model(&sample("photos/ifd_tag_type.tiff"), "t", 640, 250_000_000)
+        .expect("decodes");
+    assert_eq!((tiff.full_width_px, tiff.full_height_px), (640, 512));
+    let err = lacuna_ingest::decode_for_model(&sample("photos/dog.jpg"), "dog.jpg", 640, 1000).expect_err("limit");
+    assert_eq!(err.kind, ProblemKind::TooLarge);
+}

@@ -6,3 +6,9 @@
 //! - `onnx`, `weights`, `card`: reading ONNX / safetensors / `model.toml`;
 //! - `yolo`: the architectures;
 //! - `preprocess`, `postprocess`: letterbox, NMS, mapping back to image pixels, masks.
+
+mod postprocess;
+mod preprocess;
+
+pub use postprocess::{Detection, PostprocessOptions, detections_from_output, iou};
+pub use preprocess::{Letterbox, PAD_VALUE, letterbox_into};
