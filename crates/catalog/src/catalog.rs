@@ -139,8 +139,8 @@ const JOB_SELECT: &str = "SELECT id, kind, status, request_json, count_files_fou
 /// the same time).
 #[derive(Debug)]
 pub struct Catalog {
-    conn: Connection,
-    path: PathBuf,
+    pub(crate) conn: Connection,
+    pub(crate) path: PathBuf,
     /// See [`query::PROBE_LIMIT`]; changed only by tests.
     probe_limit: i64,
     /// See [`query::WALK_BUDGET`]; changed only by tests.
@@ -1156,14 +1156,14 @@ fn split_rel_path(rel_path: &str) -> (&str, &str) {
 }
 
 /// Reads a non-negative integer column.
-fn get_u64(row: &Row<'_>, idx: usize) -> rusqlite::Result<u64> {
+pub(crate) fn get_u64(row: &Row<'_>, idx: usize) -> rusqlite::Result<u64> {
     let v: i64 = row.get(idx)?;
     u64::try_from(v).map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Integer, Box::new(e))
     })
 }
 
-fn to_i64(v: u64) -> rusqlite::Result<i64> {
+pub(crate) fn to_i64(v: u64) -> rusqlite::Result<i64> {
     i64::try_from(v).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
 }
 

@@ -24,6 +24,7 @@
 mod catalog;
 mod error;
 mod migrations;
+mod models;
 mod query;
 mod synthetic;
 mod types;
@@ -31,6 +32,9 @@ mod types;
 pub use catalog::Catalog;
 pub use error::CatalogError;
 pub use migrations::SCHEMA_VERSION;
+pub use models::{
+    ModelRecord, ModelRunRow, PredictionRecord, PredictionRow, RunImageResult, RunParams, RunProblem,
+};
 pub use types::{
     CatalogCounts, DuplicateRow, HashMatch, ImageFilter, ImageRow, ImportCounts, ImportOp, JobRow, JobStatus,
     KnownDuplicate, KnownFile, ProblemRow, RootRow,

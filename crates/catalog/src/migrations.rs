@@ -35,6 +35,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0002_image_filter_indexes",
         sql: include_str!("../migrations/0002_image_filter_indexes.sql"),
     },
+    Migration {
+        name: "0003_models_and_predictions",
+        sql: include_str!("../migrations/0003_models_and_predictions.sql"),
+    },
 ];
 
 /// Applies migrations `from + 1 ..= to`, each in its own transaction that also sets

@@ -1119,3 +1119,113 @@ fn merge_root_into_keeps_ids_and_prefixes_paths() {
     assert!(catalog.merge_root_into(outer, outer, "/abs").is_err());
     catalog.integrity_check().expect("integrity");
 }
+
+mod models {
+    use lacuna_catalog::{
+        Catalog, ImageFilter, ModelRecord, PredictionRecord, RunImageResult, RunParams, RunProblem,
+    };
+
+    fn model(hash: &str) -> ModelRecord {
+        ModelRecord {
+            name: "yolov8n".into(),
+            family: "v8".into(),
+            scale: "n".into(),
+            task: "detect".into(),
+            weights_path: "/models/yolov8n.safetensors".into(),
+            weights_hash: hash.into(),
+            input_size_px: 640,
+            license: Some("AGPL-3.0".into()),
+            source: None,
+            class_names: vec!["person".into(), "car".into()],
+        }
+    }
+
+    fn params() -> RunParams {
+        RunParams {
+            device: "cpu".into(),
+            precision: "f32".into(),
+            batch_size: 4,
+            keep_threshold: 0.05,
+            display_threshold: 0.25,
+            iou_threshold: 0.7,
+            max_detections: 300,
+            flip_tta: false,
+        }
+    }
+
+    #[test]
+    fn runs_resume_and_store_predictions_with_probabilities() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut catalog = Catalog::create(&dir.path().join("c.sqlite")).expect("create");
+        let root = catalog.upsert_root("/data", 1).expect("root");
+        catalog.insert_synthetic_images(root, 5, 1, 1).expect("rows");
+        let images = catalog.list_images(&ImageFilter::default(), None, 10).expect("list");
+        let m = catalog.upsert_model(&model("abc"), 1).expect("model");
+        assert_eq!(catalog.upsert_model(&model("abc"), 2).expect("same model"), m);
+        assert_eq!(catalog.model_classes(m).expect("classes"), vec!["person", "car"]);
+
+        let (run, resumed) = catalog.open_model_run(m, &params(), 10).expect("run");
+        assert!(!resumed);
+        let result = RunImageResult {
+            image: images[0].id,
+            predictions: vec![
+                PredictionRecord {
+                    class_id: 1,
+                    score: 0.9,
+                    bbox_xyxy_px: [1.0, 2.0, 30.0, 40.0],
+                    class_probs: vec![0.01, 0.9],
+                    flipped: false,
+                    mask_rle: None,
+                    mask_polygons: None,
+                },
+                PredictionRecord {
+                    class_id: 0,
+                    score: 0.1,
+                    bbox_xyxy_px: [5.0, 5.0, 9.0, 9.0],
+                    class_probs: vec![0.1, 0.02],
+                    flipped: false,
+                    mask_rle: None,
+                    mask_polygons: None,
+                },
+            ],
+            embedding: Some(vec![0.5; 8]),
+            inference_ms: 12.0,
+        };
+        let empty =
+            RunImageResult { image: images[1].id, predictions: vec![], embedding: None, inference_ms: 3.0 };
+        let problem = RunProblem { image: images[2].id, message: "the JPEG data ends early".into() };
+        catalog.store_run_results(run, &[result, empty], &[problem]).expect("store");
+        // The same image twice in a run is refused, and nothing of that batch is written.
+        let again =
+            RunImageResult { image: images[1].id, predictions: vec![], embedding: None, inference_ms: 1.0 };
+        assert!(catalog.store_run_results(run, &[again], &[]).is_err());
+
+        let done = catalog.finished_run_images(run).expect("done");
+        assert_eq!(done.len(), 2);
+        let shown = catalog.predictions(run, 0.25, false).expect("predictions");
+        assert_eq!(shown.len(), 1);
+        assert_eq!(shown[0].class_name.as_deref(), Some("car"));
+        assert_eq!(shown[0].class_probs, vec![0.01, 0.9]);
+        assert_eq!(shown[0].bbox_xyxy_px, [1.0, 2.0, 30.0, 40.0]);
+        assert_eq!(catalog.predictions(run, 0.0, false).expect("all").len(), 2);
+        assert_eq!(catalog.embedding(run, images[0].id).expect("embedding"), Some(vec![0.5; 8]));
+
+        catalog
+            .finish_model_run(run, lacuna_catalog::JobStatus::FinishedWithProblems, None, 20)
+            .expect("finish");
+        let (same, resumed) = catalog
+            .open_model_run(m, &RunParams { device: "cuda:0".into(), ..params() }, 30)
+            .expect("reopen");
+        assert_eq!(same, run);
+        assert!(resumed);
+        let (other, resumed) =
+            catalog.open_model_run(m, &RunParams { flip_tta: true, ..params() }, 30).expect("new run");
+        assert_ne!(other, run);
+        assert!(!resumed);
+        let runs = catalog.model_runs().expect("runs");
+        assert_eq!(runs.len(), 2);
+        assert_eq!(runs[1].images_done, 2);
+        assert_eq!(runs[1].problems, 1);
+        catalog.integrity_check().expect("integrity");
+    }
+}

@@ -28,3 +28,11 @@ id_type!(
     /// Row id of a background job (an import run).
     JobId
 );
+id_type!(
+    /// Row id of a model (a set of weights) in the catalog.
+    ModelId
+);
+id_type!(
+    /// Row id of a pre-labeling run: a model with fixed parameters.
+    RunId
+);

@@ -1,7 +1,7 @@
 //! Lacuna's domain types, shared by every other crate. No I/O happens here.
 //!
 //! Key types:
-//! - ids: [`ImageId`], [`RootId`], [`JobId`];
+//! - ids: [`ImageId`], [`RootId`], [`JobId`], [`ModelId`], [`RunId`];
 //! - [`ContentHash`]: the BLAKE3 hash that identifies an image's bytes;
 //! - [`ImageFormat`], [`ExifInfo`], [`CaptureTime`], [`GpsPosition`], [`ImageStats`]: what
 //!   probing a file tells us, gathered in [`ProbedImage`];
@@ -14,7 +14,7 @@ mod image;
 mod problem;
 
 pub use hash::{ContentHash, ParseHashError};
-pub use ids::{ImageId, JobId, RootId};
+pub use ids::{ImageId, JobId, ModelId, RootId, RunId};
 pub use image::{
     CaptureTime, ExifInfo, GpsPosition, ImageFormat, ImageStats, ImageStatus, ProbedImage, camera_id,
     clean_exif_text,
