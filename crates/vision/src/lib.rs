@@ -7,8 +7,21 @@
 //! - `yolo`: the architectures;
 //! - `preprocess`, `postprocess`: letterbox, NMS, mapping back to image pixels, masks.
 
+mod card;
+mod error;
+mod onnx;
 mod postprocess;
 mod preprocess;
+mod weights;
 
+pub use card::{
+    DEFAULT_INPUT_SIZE_PX, DEFAULT_STRIDE_PX, Family, ModelCard, Scale, Task, metadata_keys,
+    parse_class_names, sidecar_card_path,
+};
+pub use error::{Result, VisionError};
+pub use onnx::OnnxModel;
 pub use postprocess::{Detection, PostprocessOptions, detections_from_output, iou};
 pub use preprocess::{Letterbox, PAD_VALUE, letterbox_into};
+pub use weights::{
+    LoadedWeights, ULTRALYTICS_BN_EPS, check_shapes, fold_batch_norm, head_class_count, load_weights,
+};

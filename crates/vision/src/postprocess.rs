@@ -87,9 +87,9 @@ pub fn detections_from_output(
         if kept.len() >= options.max_detections {
             break;
         }
-        let suppressed = kept
-            .iter()
-            .any(|&k| candidates[k].1 == candidates[i].1 && iou(&boxes[k], &boxes[i]) > options.iou_threshold);
+        let suppressed = kept.iter().any(|&k| {
+            candidates[k].1 == candidates[i].1 && iou(&boxes[k], &boxes[i]) > options.iou_threshold
+        });
         if !suppressed {
             kept.push(i);
         }
@@ -180,7 +180,8 @@ mod tests {
     #[test]
     fn max_detections_caps_the_best_boxes() {
         let lb = Letterbox::new(640, 640, 640);
-        let boxes: Vec<_> = (0..10).map(|i| (30.0 + 60.0 * i as f32, 30.0, 20.0, 20.0, 0, 0.5 + i as f32 / 100.0)).collect();
+        let boxes: Vec<_> =
+            (0..10).map(|i| (30.0 + 60.0 * i as f32, 30.0, 20.0, 20.0, 0, 0.5 + i as f32 / 100.0)).collect();
         let out = output(&boxes);
         let opts = PostprocessOptions { max_detections: 3, ..PostprocessOptions::default() };
         let dets = detections_from_output(&out, 10, 2, 0, &lb, &opts);

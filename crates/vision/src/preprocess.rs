@@ -37,6 +37,21 @@ impl Letterbox {
         )
     }
 
+    /// The same placement reported against a larger original: the letterbox was made from a
+    /// reduced decode (DCT scaling) of an image of `full_width_px` x `full_height_px`.
+    pub fn with_image_size(self, full_width_px: u32, full_height_px: u32) -> Self {
+        if full_width_px == self.image_width_px || self.image_width_px == 0 {
+            return Self { image_width_px: full_width_px, image_height_px: full_height_px, ..self };
+        }
+        let reduction = self.image_width_px as f32 / full_width_px as f32;
+        Self {
+            scale: self.scale * reduction,
+            image_width_px: full_width_px,
+            image_height_px: full_height_px,
+            ..self
+        }
+    }
+
     /// A point in input pixels → image pixels (clamped to the image).
     pub fn image_from_input(&self, x: f32, y: f32) -> (f32, f32) {
         let ix = ((x - self.pad_x_px) / self.scale).clamp(0.0, self.image_width_px as f32);
@@ -50,7 +65,13 @@ pub const PAD_VALUE: u8 = 114;
 
 /// Writes `rgb` (packed RGB8, `width` x `height`) letterboxed into `out`, planar CHW f32 in
 /// 0..1, `3 * size * size` values. Returns the placement.
-pub fn letterbox_into(rgb: &[u8], width_px: u32, height_px: u32, input_size_px: u32, out: &mut [f32]) -> Letterbox {
+pub fn letterbox_into(
+    rgb: &[u8],
+    width_px: u32,
+    height_px: u32,
+    input_size_px: u32,
+    out: &mut [f32],
+) -> Letterbox {
     let lb = Letterbox::new(width_px, height_px, input_size_px);
     let size = input_size_px as usize;
     let plane = size * size;
@@ -110,6 +131,14 @@ mod tests {
         let lb = Letterbox::new(773, 512, 640);
         assert_eq!(lb.resized_px(), (640, 424));
         assert_eq!(lb.pad_y_px, 108.0);
+    }
+
+    #[test]
+    fn reduced_decodes_report_boxes_in_full_size_pixels() {
+        // A 4000x3000 photo decoded at 1/4 (1000x750) for a 640 model.
+        let lb = Letterbox::new(1000, 750, 640).with_image_size(4000, 3000);
+        let (x, y) = lb.image_from_input(640.0, 560.0);
+        assert!((x - 4000.0).abs() < 1e-2 && (y - 3000.0).abs() < 1e-2, "{x} {y}");
     }
 
     #[test]

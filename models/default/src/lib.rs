@@ -1,0 +1,1 @@
+//! Empty: this package only pins `easy-yolo` so `cargo fetch` downloads the default model.
