@@ -5,14 +5,20 @@
 //! - [`ContentHash`]: the BLAKE3 hash that identifies an image's bytes;
 //! - [`ImageFormat`], [`ExifInfo`], [`CaptureTime`], [`GpsPosition`], [`ImageStats`]: what
 //!   probing a file tells us, gathered in [`ProbedImage`];
+//! - [`BinaryMask`], [`Rle`] (COCO run-length encoding), [`Polygon`] and
+//!   [`polygons_from_mask`]: mask geometry;
 //! - [`ImageStatus`]: whether a catalogued file is still where we found it;
 //! - [`ProblemKind`] and [`ImportProblem`]: per-file reasons an import skipped something.
 
+mod geometry;
 mod hash;
 mod ids;
 mod image;
 mod problem;
 
+pub use geometry::{
+    BinaryMask, Polygon, Rle, RleError, mask_from_polygons, polygon_area, polygons_from_mask,
+};
 pub use hash::{ContentHash, ParseHashError};
 pub use ids::{ImageId, JobId, ModelId, RootId, RunId};
 pub use image::{
