@@ -9,6 +9,7 @@
 
 mod card;
 mod error;
+mod masks;
 mod onnx;
 mod postprocess;
 mod preprocess;
@@ -19,6 +20,7 @@ pub use card::{
     parse_class_names, sidecar_card_path,
 };
 pub use error::{Result, VisionError};
+pub use masks::{InstanceMask, Prototypes, instance_mask};
 pub use onnx::OnnxModel;
 pub use postprocess::{Detection, PostprocessOptions, detections_from_output, iou};
 pub use preprocess::{Letterbox, PAD_VALUE, letterbox_into};

@@ -43,6 +43,9 @@ pub struct Detection {
     pub class_probs: Vec<f32>,
     /// Segmentation models: the box's mask coefficients.
     pub mask_coeffs: Option<Vec<f32>>,
+    /// Segmentation models: the mask at image size (filled in by the detector from the
+    /// prototypes).
+    pub mask: Option<crate::InstanceMask>,
     /// Box corners in model-input pixels (used to crop masks).
     pub(crate) bbox_input_xyxy: [f32; 4],
 }
@@ -108,6 +111,7 @@ pub fn detections_from_output(
                 mask_coeffs: (num_masks > 0).then(|| {
                     (0..num_masks).map(|m| predictions[(4 + num_classes + m) * anchors + a]).collect()
                 }),
+                mask: None,
                 bbox_input_xyxy: b,
             }
         })
