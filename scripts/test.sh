@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+bash scripts/setup-python.sh
 export PATH="$HOME/.cargo/bin:$PATH"
 
 echo "== format"
