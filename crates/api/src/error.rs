@@ -18,6 +18,12 @@ pub enum ErrorCode {
     InvalidInput,
     /// The requested image (or other item) does not exist.
     NotFound,
+    /// No model file at the given path, or the default model is not installed.
+    ModelNotFound,
+    /// The model file is not usable (corrupt, wrong shapes, a card that disagrees).
+    ModelInvalid,
+    /// The accelerator ran out of memory: a smaller batch may help.
+    OutOfMemory,
     /// Another job of the same kind is running on this project.
     JobRunning,
     /// The job was cancelled.
@@ -38,6 +44,9 @@ impl ErrorCode {
             Self::PathNotFound => "path_not_found",
             Self::InvalidInput => "invalid_input",
             Self::NotFound => "not_found",
+            Self::ModelNotFound => "model_not_found",
+            Self::ModelInvalid => "model_invalid",
+            Self::OutOfMemory => "out_of_memory",
             Self::JobRunning => "job_running",
             Self::Cancelled => "cancelled",
             Self::Io => "io",

@@ -11,6 +11,8 @@
 //!   pagination with an opaque cursor); [`Project::image_details`] → [`ImageDetails`];
 //!   [`Project::thumbnail_jpeg`]; [`Project::problems`] → [`ProblemDto`];
 //!   [`Project::status`] → [`ProjectStatus`];
+//! - [`PrelabelRequest`] → [`Project::start_prelabel`] → [`PrelabelJob`] (progress as
+//!   [`PrelabelProgress`], cancel, resume by rerunning, [`PrelabelSummary`]);
 //! - [`ApiError`] with a stable [`ErrorCode`], so callers never match on message text;
 //! - [`Clock`]: time is passed in, never read deep in logic.
 
@@ -18,6 +20,7 @@ mod clock;
 mod dto;
 mod error;
 mod import;
+mod prelabel;
 mod project;
 
 pub use clock::{Clock, FixedClock, SystemClock};
@@ -28,4 +31,8 @@ pub use dto::{
 };
 pub use error::{ApiError, ErrorCode};
 pub use import::ImportJob;
+pub use prelabel::{
+    DEFAULT_MODEL_FILE, MODEL_ENV, PredictionDto, PrelabelJob, PrelabelProgress, PrelabelRequest,
+    PrelabelStatus, PrelabelSummary, RunDto,
+};
 pub use project::{CATALOG_FILE, Project, THUMBNAIL_DIR};

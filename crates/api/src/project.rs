@@ -147,7 +147,11 @@ impl Project {
         Ok(catalog.count_images(&filter)?)
     }
 
-    fn filter_from_query(&self, catalog: &Catalog, query: &ImageQuery) -> Result<ImageFilter, ApiError> {
+    pub(crate) fn filter_from_query(
+        &self,
+        catalog: &Catalog,
+        query: &ImageQuery,
+    ) -> Result<ImageFilter, ApiError> {
         let status = match query.status.as_deref() {
             None => None,
             Some(s) => Some(

@@ -12,6 +12,7 @@
 mod catalog_bench;
 mod import_bench;
 mod synth;
+mod vision_bench;
 
 use std::path::PathBuf;
 
@@ -51,6 +52,39 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// candle vs onnxruntime on CPU for the same weights, sizes, batches and thread counts.
+    Vision {
+        /// ONNX exports to compare (default: the default YOLOv12n).
+        #[arg(long = "model")]
+        models: Vec<PathBuf>,
+        #[arg(long, value_delimiter = ',', default_value = "640")]
+        sizes: Vec<usize>,
+        #[arg(long, value_delimiter = ',', default_value = "1,8")]
+        batches: Vec<usize>,
+        #[arg(long, value_delimiter = ',', default_value = "1,2")]
+        threads: Vec<usize>,
+        #[arg(long, default_value_t = 7)]
+        repeats: usize,
+        /// Python with onnxruntime (scripts/setup-python.sh makes .venv).
+        #[arg(long, default_value = ".venv/bin/python")]
+        python: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// (internal) one candle timing in this process; prints JSON.
+    #[command(hide = true)]
+    VisionCandle {
+        #[arg(long)]
+        model: PathBuf,
+        #[arg(long)]
+        size: usize,
+        #[arg(long)]
+        batch: usize,
+        #[arg(long, default_value_t = 7)]
+        repeats: usize,
+        #[arg(long, default_value = "f32")]
+        precision: String,
+    },
     /// Open / page / count timings on a generated catalog.
     Catalog {
         #[arg(long, default_value_t = 1_000_000)]
@@ -83,6 +117,15 @@ fn main() -> anyhow::Result<()> {
                 }
             };
             import_bench::run(&dir, repeats.max(1), json)
+        }
+        Cmd::Vision { models, sizes, batches, threads, repeats, python, json } => {
+            let models = if models.is_empty() { vec![PathBuf::from("models/yolov12n.onnx")] } else { models };
+            vision_bench::run(&models, &sizes, &batches, &threads, repeats.max(1), &python, json)
+        }
+        Cmd::VisionCandle { model, size, batch, repeats, precision } => {
+            let timing = vision_bench::candle_once(&model, size, batch, repeats.max(1), &precision)?;
+            println!("{}", serde_json::to_string(&timing)?);
+            Ok(())
         }
         Cmd::Catalog { rows, repeats, json } => catalog_bench::run(rows, repeats.max(1), json),
     }

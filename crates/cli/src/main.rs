@@ -13,7 +13,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
-use lacuna_api::{ApiError, ImageQuery, ImportOptions, ImportRequest, ImportStatus, Project, SystemClock};
+use lacuna_api::{
+    ApiError, ImageQuery, ImportOptions, ImportRequest, ImportStatus, PrelabelRequest, PrelabelStatus,
+    Project, SystemClock,
+};
 
 /// Exit code when an import finished but some files could not be taken.
 const EXIT_PROBLEMS: u8 = 3;
@@ -52,6 +55,26 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Pre-label images with a detector (resumable: a rerun continues the same run).
+    Prelabel(PrelabelArgs),
+    /// Stored predictions of the newest run (or --run R).
+    Predictions {
+        #[arg(long)]
+        run: Option<i64>,
+        /// Lowest score shown (default: the run's display threshold).
+        #[arg(long)]
+        min_score: Option<f32>,
+        /// Include the boxes of the mirrored pass (flip TTA).
+        #[arg(long)]
+        flipped: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Pre-labeling runs, newest first.
+    Runs {
+        #[arg(long)]
+        json: bool,
+    },
     /// Files the last import (or --job N) could not take, and why.
     Problems {
         #[arg(long)]
@@ -80,8 +103,9 @@ struct ImportArgs {
     json: bool,
 }
 
+/// Image filters shared by `images` and `prelabel`.
 #[derive(Debug, Args)]
-struct ImagesArgs {
+struct FilterArgs {
     /// ok or missing.
     #[arg(long)]
     status: Option<String>,
@@ -103,6 +127,33 @@ struct ImagesArgs {
     /// Only images without exact duplicates.
     #[arg(long)]
     no_duplicates: bool,
+}
+
+impl FilterArgs {
+    fn query(self) -> ImageQuery {
+        ImageQuery {
+            status: self.status,
+            folder: self.folder,
+            camera: self.camera,
+            captured_from: self.from,
+            captured_before: self.before,
+            has_duplicates: if self.duplicates {
+                Some(true)
+            } else if self.no_duplicates {
+                Some(false)
+            } else {
+                None
+            },
+            cursor: None,
+            limit: None,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+struct ImagesArgs {
+    #[command(flatten)]
+    filter: FilterArgs,
     /// Page size (1..=1000).
     #[arg(long, default_value_t = 100)]
     limit: u32,
@@ -112,6 +163,39 @@ struct ImagesArgs {
     /// Every page, not just one.
     #[arg(long)]
     all: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct PrelabelArgs {
+    /// Weights: an Ultralytics ONNX export, or safetensors with its model.toml. Default: the
+    /// bundled YOLOv12n (models/yolov12n.onnx, or $LACUNA_MODEL).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    #[command(flatten)]
+    filter: FilterArgs,
+    #[arg(long, default_value_t = PrelabelRequest::default().batch_size)]
+    batch: u32,
+    /// f32, f16 or bf16.
+    #[arg(long, default_value = "f32")]
+    precision: String,
+    /// cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// Also run on the mirrored image (test-time augmentation, for uncertainty).
+    #[arg(long)]
+    flip_tta: bool,
+    /// Lowest score stored.
+    #[arg(long, default_value_t = PrelabelRequest::default().keep_threshold)]
+    keep_threshold: f32,
+    /// Score from which a box is shown as a pre-label.
+    #[arg(long, default_value_t = PrelabelRequest::default().display_threshold)]
+    display_threshold: f32,
+    /// NMS IoU threshold.
+    #[arg(long, default_value_t = PrelabelRequest::default().iou_threshold)]
+    iou: f32,
+    /// Progress as JSON lines on stderr, the summary as JSON on stdout.
     #[arg(long)]
     json: bool,
 }
@@ -168,6 +252,30 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 output::print_json(&details)?;
             } else {
                 output::print_details(&details)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Prelabel(args) => {
+            let project = Project::open(&cli.project, clock).map_err(api)?;
+            prelabel(&project, args)
+        }
+        Command::Predictions { run, min_score, flipped, json } => {
+            let project = Project::open(&cli.project, clock).map_err(api)?;
+            let predictions = project.predictions(run, min_score, flipped).map_err(api)?;
+            if json {
+                output::print_json(&predictions)?;
+            } else {
+                output::print_predictions(&predictions)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Runs { json } => {
+            let project = Project::open(&cli.project, clock).map_err(api)?;
+            let runs = project.model_runs().map_err(api)?;
+            if json {
+                output::print_json(&runs)?;
+            } else {
+                output::print_runs(&runs)?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -239,23 +347,42 @@ fn install_interrupt_handler(cancel: Arc<AtomicBool>) -> Result<(), ctrlc::Error
     })
 }
 
-fn images(project: &Project, args: ImagesArgs) -> anyhow::Result<ExitCode> {
-    let mut query = ImageQuery {
-        status: args.status,
-        folder: args.folder,
-        camera: args.camera,
-        captured_from: args.from,
-        captured_before: args.before,
-        has_duplicates: if args.duplicates {
-            Some(true)
-        } else if args.no_duplicates {
-            Some(false)
-        } else {
-            None
-        },
-        cursor: args.cursor,
-        limit: Some(args.limit),
+fn prelabel(project: &Project, args: PrelabelArgs) -> anyhow::Result<ExitCode> {
+    let request = PrelabelRequest {
+        model: args.model,
+        images: args.filter.query(),
+        batch_size: args.batch,
+        precision: args.precision,
+        device: args.device,
+        flip_tta: args.flip_tta,
+        keep_threshold: args.keep_threshold,
+        display_threshold: args.display_threshold,
+        iou_threshold: args.iou,
+        ..PrelabelRequest::default()
     };
+    let json = args.json;
+    let reporter = output::ImportReporter::new(json);
+    let bar = reporter.bar();
+    let job = project
+        .start_prelabel(request, move |progress| output::report_prelabel_progress(&bar, json, progress))
+        .map_err(api)?;
+    install_interrupt_handler(job.cancel_flag()).context("installing the Ctrl-C handler")?;
+    let summary = job.wait().map_err(api)?;
+    reporter.clear();
+    if json {
+        output::print_json(&summary)?;
+    } else {
+        output::print_prelabel_summary(&summary)?;
+    }
+    Ok(match summary.status {
+        PrelabelStatus::Finished => ExitCode::SUCCESS,
+        PrelabelStatus::FinishedWithProblems => ExitCode::from(EXIT_PROBLEMS),
+        PrelabelStatus::Cancelled => ExitCode::from(EXIT_CANCELLED),
+    })
+}
+
+fn images(project: &Project, args: ImagesArgs) -> anyhow::Result<ExitCode> {
+    let mut query = ImageQuery { cursor: args.cursor, limit: Some(args.limit), ..args.filter.query() };
     let mut all = Vec::new();
     loop {
         let page = project.list_images(&query).map_err(api)?;

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use lacuna_api::{
-    ImageDetails, ImageSummary, ImportProgress, ImportStatus, ImportSummary, ProblemDto, ProjectStatus,
+    ImageDetails, ImageSummary, ImportProgress, ImportStatus, ImportSummary, PredictionDto, PrelabelProgress,
+    PrelabelSummary, ProblemDto, ProjectStatus, RunDto,
 };
 use serde::Serialize;
 
@@ -38,6 +39,10 @@ impl ImportReporter {
             bar
         };
         Self { json, bar }
+    }
+
+    pub fn clear(&self) {
+        self.bar.finish_and_clear();
     }
 
     pub fn bar(&self) -> ProgressBar {
@@ -219,4 +224,84 @@ pub fn note(line: &str) {
 
 pub fn print_line(line: &str) -> std::io::Result<()> {
     writeln!(std::io::stdout().lock(), "{line}")
+}
+
+pub fn report_prelabel_progress(bar: &ProgressBar, json: bool, p: &PrelabelProgress) {
+    if json {
+        if let Ok(line) = serde_json::to_string(p) {
+            note(&line);
+        }
+        return;
+    }
+    bar.set_length(p.images_total);
+    bar.set_position(p.images_done + p.problems);
+    let eta = p.eta_s.map(|s| format!(" ETA {}", human_duration(s))).unwrap_or_default();
+    bar.set_message(format!(
+        "{:.1} images/s{eta} · {} boxes shown, {} problems",
+        p.rate_images_per_s, p.detections_shown, p.problems
+    ));
+}
+
+pub fn print_prelabel_summary(s: &PrelabelSummary) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    let status = match s.status {
+        lacuna_api::PrelabelStatus::Finished => "finished",
+        lacuna_api::PrelabelStatus::FinishedWithProblems => "finished with problems",
+        lacuna_api::PrelabelStatus::Cancelled => "cancelled (a re-run resumes)",
+    };
+    writeln!(
+        out,
+        "pre-label run {} ({}) {status} in {:.1} s ({:.2} images/s)",
+        s.run,
+        s.model,
+        s.elapsed_ms as f64 / 1000.0,
+        s.rate_images_per_s
+    )?;
+    if s.resumed {
+        writeln!(out, "  continued an earlier run: {} images were already done", s.already_done)?;
+    }
+    writeln!(out, "  images done      {:>8}", s.images_done)?;
+    writeln!(out, "  boxes shown      {:>8}", s.detections_shown)?;
+    writeln!(out, "  problems         {:>8}", s.problems)?;
+    writeln!(out, "  weights          {}", s.weights_hash)?;
+    Ok(())
+}
+
+pub fn print_predictions(predictions: &[PredictionDto]) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    for p in predictions {
+        let [x0, y0, x1, y1] = p.bbox_xyxy;
+        writeln!(
+            out,
+            "{:<40} {:<16} {:.3}  [{x0:.1}, {y0:.1}, {x1:.1}, {y1:.1}]{}",
+            p.path,
+            p.class,
+            p.score,
+            if p.flipped { " (mirrored pass)" } else { "" }
+        )?;
+    }
+    writeln!(out, "{} box(es)", predictions.len())
+}
+
+pub fn print_runs(runs: &[RunDto]) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    if runs.is_empty() {
+        return writeln!(out, "no pre-labeling runs yet");
+    }
+    for r in runs {
+        writeln!(
+            out,
+            "run {:>3}  {:<10} {:<22} {:>7} images  {:>4} problems  {} {} batch {}{}",
+            r.id,
+            r.model,
+            r.status,
+            r.images_done,
+            r.problems,
+            r.device,
+            r.precision,
+            r.batch_size,
+            if r.flip_tta { " flip-TTA" } else { "" }
+        )?;
+    }
+    Ok(())
 }

@@ -609,3 +609,115 @@ fn sigkill_mid_import_loses_nothing_committed() {
     assert_eq!(count(&summary, "unchanged") + count(&summary, "added"), 400, "{summary}");
     assert_eq!(lacuna.json(&["status", "--json"], 0)["images"], 400);
 }
+
+mod prelabel {
+    //! Pre-labeling with the default model (fetched by scripts/setup.sh into models/).
+
+    use super::*;
+
+    const DEFAULT_MODEL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/yolov12n.onnx");
+
+    fn default_model() -> &'static str {
+        assert!(
+            Path::new(DEFAULT_MODEL).is_file(),
+            "the default model is missing: run scripts/fetch-default-model.sh (scripts/setup.sh does)"
+        );
+        DEFAULT_MODEL
+    }
+
+    #[test]
+    fn prelabel_the_sample_finds_the_obvious_objects_and_a_rerun_resumes() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let data = tmp.path().join("photos");
+        std::fs::create_dir_all(&data).expect("mkdir");
+        for name in ["dog.jpg", "horses.jpg", "person.jpg", "eagle.jpg"] {
+            std::fs::write(data.join(name), sample_photo(name)).expect("copy");
+        }
+        let lacuna = Lacuna::new(&tmp.path().join("p.lacuna"));
+        lacuna.import(&data, 0);
+        let summary = lacuna.json(&["prelabel", "--json", "--model", default_model(), "--batch", "2"], 0);
+        assert_eq!(summary["status"], "finished", "{summary}");
+        assert_eq!(summary["images_done"], 4, "{summary}");
+        assert_eq!(summary["model"], "yolov12n", "{summary}");
+
+        let predictions = lacuna.json(&["predictions", "--json"], 0);
+        let boxes = predictions.as_array().expect("array");
+        let classes_of = |path: &str| -> Vec<String> {
+            boxes
+                .iter()
+                .filter(|b| b["path"] == path)
+                .filter_map(|b| b["class"].as_str().map(str::to_owned))
+                .collect()
+        };
+        assert!(classes_of("dog.jpg").iter().any(|c| c == "dog"), "{:?}", classes_of("dog.jpg"));
+        assert!(
+            classes_of("horses.jpg").iter().filter(|c| *c == "horse").count() >= 2,
+            "{:?}",
+            classes_of("horses.jpg")
+        );
+        assert!(classes_of("person.jpg").iter().any(|c| c == "person"), "{:?}", classes_of("person.jpg"));
+        assert!(classes_of("eagle.jpg").iter().any(|c| c == "bird"), "{:?}", classes_of("eagle.jpg"));
+        for b in boxes {
+            let score = b["score"].as_f64().expect("score");
+            assert!(score >= 0.25, "only boxes at the display threshold by default: {b}");
+            let bbox: Vec<f64> =
+                b["bbox_xyxy"].as_array().expect("bbox").iter().filter_map(Value::as_f64).collect();
+            assert_eq!(bbox.len(), 4);
+            assert!(bbox[0] < bbox[2] && bbox[1] < bbox[3], "{b}");
+            // dog.jpg is 768x576: boxes are in the image's own pixels.
+            if b["path"] == "dog.jpg" {
+                assert!(bbox[2] <= 768.0 && bbox[3] <= 576.0, "{b}");
+            }
+        }
+        let low = lacuna.json(&["predictions", "--json", "--min-score", "0.05"], 0);
+        assert!(
+            low.as_array().map(Vec::len) > predictions.as_array().map(Vec::len),
+            "low-score boxes are kept too"
+        );
+
+        let again = lacuna.json(&["prelabel", "--json", "--model", default_model()], 0);
+        assert_eq!(again["resumed"], true, "{again}");
+        assert_eq!(again["already_done"], 4, "{again}");
+        assert_eq!(again["images_done"], 0, "{again}");
+        let runs = lacuna.json(&["runs", "--json"], 0);
+        assert_eq!(runs.as_array().map(Vec::len), Some(1), "the same run: {runs}");
+        assert_eq!(runs[0]["weights_hash"].as_str().map(str::len), Some(64));
+    }
+
+    #[test]
+    fn an_image_that_fails_mid_run_is_a_problem_and_the_run_goes_on() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let data = tmp.path().join("photos");
+        std::fs::create_dir_all(&data).expect("mkdir");
+        std::fs::write(data.join("dog.jpg"), sample_photo("dog.jpg")).expect("copy");
+        std::fs::write(data.join("horses.jpg"), sample_photo("horses.jpg")).expect("copy");
+        let lacuna = Lacuna::new(&tmp.path().join("p.lacuna"));
+        lacuna.import(&data, 0);
+        // Damaged after import: the run meets it mid-way.
+        let horses = sample_photo("horses.jpg");
+        std::fs::write(data.join("horses.jpg"), &horses[..horses.len() / 3]).expect("truncate");
+        let summary = lacuna.json(&["prelabel", "--json", "--model", default_model()], 3);
+        assert_eq!(summary["status"], "finished_with_problems", "{summary}");
+        assert_eq!(summary["images_done"], 1);
+        assert_eq!(summary["problems"], 1);
+    }
+
+    #[test]
+    fn missing_or_corrupt_weights_fail_with_a_clear_error() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let lacuna = Lacuna::new(&tmp.path().join("p.lacuna"));
+        lacuna.run(&["init"], 0);
+        let out = lacuna.run(&["prelabel", "--model", "/no/such/model.onnx"], 1);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("/no/such/model.onnx") && err.contains("model_not_found"), "{err}");
+        let junk = tmp.path().join("junk.onnx");
+        std::fs::write(&junk, b"definitely not protobuf \xff\xff\xff").expect("write");
+        let out = lacuna.run(&["prelabel", "--model", junk.to_str().expect("utf8")], 1);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("junk.onnx") && err.contains("model_invalid"), "{err}");
+        let out = lacuna.run(&["prelabel", "--model", default_model(), "--precision", "f8"], 1);
+        assert!(String::from_utf8_lossy(&out.stderr).contains("precision"));
+        let out = lacuna.run(&["prelabel", "--model", default_model(), "--device", "tpu"], 1);
+        assert!(String::from_utf8_lossy(&out.stderr).contains("tpu"));
+    }
+}

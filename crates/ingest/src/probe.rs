@@ -157,7 +157,9 @@ pub fn decode_for_model(
         Sniffed::Unsupported(name) => {
             return Err(problem(ProblemKind::UnsupportedFormat, format!("{name} images are not supported")));
         }
-        Sniffed::Unknown => return Err(problem(ProblemKind::NotAnImage, "the file content is not an image".into())),
+        Sniffed::Unknown => {
+            return Err(problem(ProblemKind::NotAnImage, "the file content is not an image".into()));
+        }
     };
     // Ask for a long edge of 8/7 of the target: the reduced decode may stop at 7/8 of it.
     let edge = min_long_edge_px.max(1).saturating_mul(8).div_ceil(7);
@@ -179,8 +181,11 @@ pub fn decode_for_model(
         oriented.apply_orientation(orientation);
         oriented.into_rgb8()
     };
-    let (full_width_px, full_height_px) =
-        if (5..=8).contains(&exif.orientation) { (full_height, full_width) } else { (full_width, full_height) };
+    let (full_width_px, full_height_px) = if (5..=8).contains(&exif.orientation) {
+        (full_height, full_width)
+    } else {
+        (full_width, full_height)
+    };
     Ok(ModelPixels {
         width_px: pixels.width(),
         height_px: pixels.height(),

@@ -950,6 +950,7 @@ fn decode_for_model_uses_dct_scaling_but_never_goes_below_the_target() {
     let tiff = lacuna_ingest::decode_for_model(&sample("photos/ifd_tag_type.tiff"), "t", 640, 250_000_000)
         .expect("decodes");
     assert_eq!((tiff.full_width_px, tiff.full_height_px), (640, 512));
-    let err = lacuna_ingest::decode_for_model(&sample("photos/dog.jpg"), "dog.jpg", 640, 1000).expect_err("limit");
+    let err =
+        lacuna_ingest::decode_for_model(&sample("photos/dog.jpg"), "dog.jpg", 640, 1000).expect_err("limit");
     assert_eq!(err.kind, ProblemKind::TooLarge);
 }

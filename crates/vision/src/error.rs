@@ -20,6 +20,9 @@ pub enum VisionError {
     /// The model card disagrees with the weights (class count, input size, task, ...).
     #[error("the model card {} disagrees with the weights: {reason}", path.display())]
     CardMismatch { path: PathBuf, reason: String },
+    /// A device or input that cannot be used: names it and why.
+    #[error("device {device}: {reason}")]
+    Device { device: String, reason: String },
     /// Candle failed (out of GPU memory is turned into a clear message suggesting a smaller
     /// batch).
     #[error("{}", describe_candle_error(.0))]

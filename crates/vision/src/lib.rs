@@ -5,20 +5,26 @@
 //! Module map (each owned by one piece of work; see docs/ARCHITECTURE.md):
 //! - `onnx`, `weights`, `card`: reading ONNX / safetensors / `model.toml`;
 //! - `yolo`: the architectures;
-//! - `preprocess`, `postprocess`: letterbox, NMS, mapping back to image pixels, masks.
+//! - `preprocess`, `postprocess`, `masks`: letterbox, NMS, mapping back to image pixels,
+//!   instance masks as RLE and polygons;
+//! - `detector`: [`Detector`], weights + architecture + device + precision in one call.
 
 mod card;
+mod detector;
 mod error;
 mod masks;
 mod onnx;
 mod postprocess;
 mod preprocess;
 mod weights;
+mod yolo;
 
+pub use candle_core::Device;
 pub use card::{
     DEFAULT_INPUT_SIZE_PX, DEFAULT_STRIDE_PX, Family, ModelCard, Scale, Task, metadata_keys,
     parse_class_names, sidecar_card_path,
 };
+pub use detector::{Detector, ImageDetections, Precision, parse_device};
 pub use error::{Result, VisionError};
 pub use masks::{InstanceMask, Prototypes, instance_mask};
 pub use onnx::OnnxModel;
@@ -27,3 +33,4 @@ pub use preprocess::{Letterbox, PAD_VALUE, letterbox_into};
 pub use weights::{
     LoadedWeights, ULTRALYTICS_BN_EPS, check_shapes, fold_batch_norm, head_class_count, load_weights,
 };
+pub use yolo::{Multiples, Yolo, YoloConfig, YoloOutput};

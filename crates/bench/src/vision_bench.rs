@@ -1,0 +1,189 @@
+//! candle vs onnxruntime on CPU, same weights, same input size, same thread count, one run.
+//!
+//! Each thread count runs in a child process (`RAYON_NUM_THREADS` for candle, whose CPU
+//! kernels use rayon; `intra_op_num_threads` for onnxruntime), so the thread pools never mix.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use lacuna_vision::{Detector, Precision};
+use serde::{Deserialize, Serialize};
+
+use crate::median;
+
+/// One measured case.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Timing {
+    pub median_ms: f64,
+    pub images_per_s: f64,
+}
+
+#[derive(Debug, Serialize)]
+struct Case {
+    model: String,
+    size_px: usize,
+    batch: usize,
+    threads: usize,
+    candle: Timing,
+    onnxruntime: Option<Timing>,
+    /// candle latency / onnxruntime latency (lower is better; 1.0 = as fast).
+    ratio: Option<f64>,
+    note: Option<String>,
+}
+
+/// Times candle in this process (the parent sets RAYON_NUM_THREADS).
+pub fn candle_once(
+    model: &Path,
+    size: usize,
+    batch: usize,
+    repeats: usize,
+    precision: &str,
+) -> anyhow::Result<Timing> {
+    let precision = Precision::parse(precision).context("precision: f32, f16 or bf16")?;
+    let detector = Detector::load(model, &candle_core_cpu(), precision)?;
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let pixels: Vec<f32> = (0..batch * 3 * size * size)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 40) as f32 / (1u64 << 24) as f32
+        })
+        .collect();
+    for _ in 0..2 {
+        detector.forward_only(&pixels, batch, size)?;
+    }
+    let mut samples = Vec::with_capacity(repeats);
+    for _ in 0..repeats {
+        let t = Instant::now();
+        detector.forward_only(&pixels, batch, size)?;
+        samples.push(t.elapsed().as_secs_f64());
+    }
+    let m = median(samples);
+    Ok(Timing { median_ms: m * 1000.0, images_per_s: batch as f64 / m })
+}
+
+fn candle_core_cpu() -> lacuna_vision::Device {
+    lacuna_vision::Device::Cpu
+}
+
+fn candle_child(
+    model: &Path,
+    size: usize,
+    batch: usize,
+    threads: usize,
+    repeats: usize,
+) -> anyhow::Result<Timing> {
+    let exe = std::env::current_exe()?;
+    let out = Command::new(exe)
+        .args(["vision-candle", "--model"])
+        .arg(model)
+        .args(["--size", &size.to_string(), "--batch", &batch.to_string(), "--repeats", &repeats.to_string()])
+        .env("RAYON_NUM_THREADS", threads.to_string())
+        .output()
+        .context("running the candle child")?;
+    anyhow::ensure!(out.status.success(), "candle child failed: {}", String::from_utf8_lossy(&out.stderr));
+    Ok(serde_json::from_slice(&out.stdout)?)
+}
+
+fn ort_child(
+    python: &Path,
+    model: &Path,
+    size: usize,
+    batch: usize,
+    threads: usize,
+    repeats: usize,
+) -> anyhow::Result<(Option<Timing>, Option<String>)> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/ort_bench.py");
+    let out = Command::new(python)
+        .arg(script)
+        .arg("--model")
+        .arg(model)
+        .args(["--size", &size.to_string(), "--batch", &batch.to_string(), "--threads", &threads.to_string()])
+        .args(["--repeats", &repeats.to_string()])
+        .output()
+        .context("running the onnxruntime script (bash scripts/setup-python.sh makes .venv)")?;
+    anyhow::ensure!(out.status.success(), "onnxruntime failed: {}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    if let Some(err) = v.get("error").and_then(|e| e.as_str()) {
+        return Ok((None, Some(err.to_owned())));
+    }
+    let note = v["sequential_batch"].as_bool().unwrap_or(false).then(|| {
+        "the ONNX file has a fixed batch of 1: onnxruntime ran the batch as sequential calls".to_owned()
+    });
+    Ok((
+        Some(Timing {
+            median_ms: v["median_ms"].as_f64().unwrap_or(f64::NAN),
+            images_per_s: v["images_per_s"].as_f64().unwrap_or(f64::NAN),
+        }),
+        note,
+    ))
+}
+
+pub fn run(
+    models: &[PathBuf],
+    sizes: &[usize],
+    batches: &[usize],
+    threads: &[usize],
+    repeats: usize,
+    python: &Path,
+    json: bool,
+) -> anyhow::Result<()> {
+    let mut cases = Vec::new();
+    for model in models {
+        for &size in sizes {
+            for &batch in batches {
+                for &t in threads {
+                    eprintln!("{} size {size} batch {batch} threads {t}", model.display());
+                    let candle = candle_child(model, size, batch, t, repeats)?;
+                    let (ort, note) = ort_child(python, model, size, batch, t, repeats)?;
+                    let ratio = ort.as_ref().map(|o| candle.median_ms / o.median_ms);
+                    cases.push(Case {
+                        model: model
+                            .file_name()
+                            .map(|n| n.to_string_lossy().into_owned())
+                            .unwrap_or_default(),
+                        size_px: size,
+                        batch,
+                        threads: t,
+                        candle,
+                        onnxruntime: ort,
+                        ratio,
+                        note,
+                    });
+                }
+            }
+        }
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&cases)?);
+        return Ok(());
+    }
+    println!(
+        "candle vs onnxruntime (CPU, median of {repeats}; ratio = candle latency / onnxruntime latency)"
+    );
+    println!(
+        "{:<22} {:>5} {:>5} {:>7} {:>12} {:>12} {:>10} {:>10} {:>7}",
+        "model", "size", "batch", "threads", "candle ms", "ort ms", "candle i/s", "ort i/s", "ratio"
+    );
+    for c in &cases {
+        let (ort_ms, ort_ips) =
+            c.onnxruntime.as_ref().map_or((f64::NAN, f64::NAN), |o| (o.median_ms, o.images_per_s));
+        println!(
+            "{:<22} {:>5} {:>5} {:>7} {:>12.1} {:>12.1} {:>10.2} {:>10.2} {:>7.2}{}",
+            c.model,
+            c.size_px,
+            c.batch,
+            c.threads,
+            c.candle.median_ms,
+            ort_ms,
+            c.candle.images_per_s,
+            ort_ips,
+            c.ratio.unwrap_or(f64::NAN),
+            c.note.as_deref().map(|n| format!("  ({n})")).unwrap_or_default()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,228 @@
+//! A loaded model ready to run: weights + architecture + device + precision, and one call that
+//! goes from letterboxed batches to detections and embeddings.
+
+use std::path::Path;
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+
+use crate::error::{Result, VisionError};
+use crate::masks::{Prototypes, instance_mask};
+use crate::postprocess::{Detection, PostprocessOptions, detections_from_output};
+use crate::preprocess::Letterbox;
+use crate::weights::load_weights;
+use crate::yolo::{Yolo, YoloConfig};
+use crate::{ModelCard, Task};
+
+/// Number precision of the weights and activations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precision {
+    F32,
+    F16,
+    Bf16,
+}
+
+impl Precision {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "f32" => Some(Self::F32),
+            "f16" => Some(Self::F16),
+            "bf16" => Some(Self::Bf16),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::F32 => "f32",
+            Self::F16 => "f16",
+            Self::Bf16 => "bf16",
+        }
+    }
+
+    fn dtype(self) -> DType {
+        match self {
+            Self::F32 => DType::F32,
+            Self::F16 => DType::F16,
+            Self::Bf16 => DType::BF16,
+        }
+    }
+}
+
+/// `cpu` or `cuda:N` (`cuda` alone means `cuda:0`).
+pub fn parse_device(text: &str) -> Result<Device> {
+    match text {
+        "cpu" => Ok(Device::Cpu),
+        cuda if cuda == "cuda" || cuda.starts_with("cuda:") => {
+            let ordinal = match cuda.strip_prefix("cuda:") {
+                None => 0,
+                Some(n) => n.parse::<usize>().map_err(|_| VisionError::Device {
+                    device: text.to_owned(),
+                    reason: "expected cuda:N with N a GPU number".to_owned(),
+                })?,
+            };
+            if !candle_core::utils::cuda_is_available() {
+                return Err(VisionError::Device {
+                    device: text.to_owned(),
+                    reason: "this build of Lacuna has no CUDA support (build with --features cuda)"
+                        .to_owned(),
+                });
+            }
+            Device::new_cuda(ordinal)
+                .map_err(|e| VisionError::Device { device: text.to_owned(), reason: e.to_string() })
+        }
+        other => Err(VisionError::Device {
+            device: other.to_owned(),
+            reason: "expected cpu, cuda or cuda:N".to_owned(),
+        }),
+    }
+}
+
+/// What the detector found in one image.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageDetections {
+    pub detections: Vec<Detection>,
+    /// Detections of the horizontally flipped image, mapped back onto the original (only when
+    /// asked for).
+    pub flipped: Vec<Detection>,
+    /// Pooled backbone features of the (unflipped) image.
+    pub embedding: Vec<f32>,
+}
+
+/// A model ready to run.
+#[derive(Debug)]
+pub struct Detector {
+    model: Yolo,
+    card: ModelCard,
+    weights_hash: String,
+    device: Device,
+    precision: Precision,
+}
+
+impl Detector {
+    /// Loads weights (ONNX, or safetensors with its card) onto `device` at `precision`.
+    pub fn load(path: &Path, device: &Device, precision: Precision) -> Result<Self> {
+        let weights = load_weights(path, device, precision.dtype())?;
+        let card = weights.card.clone();
+        let cfg = YoloConfig::new(card.family, card.scale, card.task, card.num_classes());
+        let vb = VarBuilder::from_tensors(weights.tensors, precision.dtype(), device);
+        let model = Yolo::new(&cfg, vb)?;
+        Ok(Self { model, card, weights_hash: weights.weights_hash, device: device.clone(), precision })
+    }
+
+    pub fn card(&self) -> &ModelCard {
+        &self.card
+    }
+
+    /// BLAKE3 hex of the weights file.
+    pub fn weights_hash(&self) -> &str {
+        &self.weights_hash
+    }
+
+    pub fn input_size_px(&self) -> u32 {
+        self.card.input_size_px
+    }
+
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    /// Runs the network alone on a batch of `batch` planar images (no post-processing), for
+    /// benchmarks against other runtimes; returns the raw output's shape.
+    pub fn forward_only(&self, pixels: &[f32], batch: usize, size_px: usize) -> Result<Vec<usize>> {
+        let input = Tensor::from_slice(pixels, (batch, 3, size_px, size_px), &self.device)?
+            .to_dtype(self.precision.dtype())?;
+        let output = self.model.forward(&input)?;
+        // Copying the result out makes sure the work is done (lazy devices).
+        let dims = output.predictions.dims().to_vec();
+        output.predictions.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+        Ok(dims)
+    }
+
+    /// Runs a batch: `pixels` holds `letterboxes.len()` planar CHW f32 images of
+    /// `3 x size x size` (see [`crate::letterbox_into`]).
+    pub fn detect(
+        &self,
+        pixels: &[f32],
+        letterboxes: &[Letterbox],
+        options: &PostprocessOptions,
+        flip_tta: bool,
+    ) -> Result<Vec<ImageDetections>> {
+        let size = self.input_size_px() as usize;
+        let batch = letterboxes.len();
+        if pixels.len() != batch * 3 * size * size {
+            return Err(VisionError::Device {
+                device: format!("{:?}", self.device),
+                reason: format!(
+                    "a batch of {batch} images needs {} values, got {}",
+                    batch * 3 * size * size,
+                    pixels.len()
+                ),
+            });
+        }
+        let input = Tensor::from_slice(pixels, (batch, 3, size, size), &self.device)?
+            .to_dtype(self.precision.dtype())?;
+        let output = self.model.forward(&input)?;
+        let mut results = self.decode(&output.predictions, letterboxes, options, false)?;
+        if let Some(protos) = &output.protos {
+            let (_, num_masks, height, width) = protos.dims4()?;
+            let all = protos.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+            let per_image = num_masks * height * width;
+            for (i, (result, lb)) in results.iter_mut().zip(letterboxes).enumerate() {
+                let protos =
+                    Prototypes { data: &all[i * per_image..(i + 1) * per_image], num_masks, height, width };
+                for detection in &mut result.detections {
+                    detection.mask = instance_mask(detection, &protos, lb);
+                }
+            }
+        }
+        let embeddings = output.embedding.to_dtype(DType::F32)?.to_vec2::<f32>()?;
+        for (result, embedding) in results.iter_mut().zip(embeddings) {
+            result.embedding = embedding;
+        }
+        if flip_tta {
+            let reversed: Vec<u32> = (0..size as u32).rev().collect();
+            let index = Tensor::from_vec(reversed, size, &self.device)?;
+            let flipped_input = input.index_select(&index, 3)?;
+            let flipped_output = self.model.forward(&flipped_input)?;
+            let flipped = self.decode(&flipped_output.predictions, letterboxes, options, true)?;
+            for (result, f) in results.iter_mut().zip(flipped) {
+                result.flipped = f.detections;
+            }
+        }
+        Ok(results)
+    }
+
+    fn decode(
+        &self,
+        predictions: &Tensor,
+        letterboxes: &[Letterbox],
+        options: &PostprocessOptions,
+        mirrored: bool,
+    ) -> Result<Vec<ImageDetections>> {
+        let (_, rows, anchors) = predictions.dims3()?;
+        let num_classes = self.card.num_classes();
+        let num_masks = match self.card.task {
+            Task::Segment => rows.saturating_sub(4 + num_classes),
+            Task::Detect => 0,
+        };
+        let all = predictions.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+        let size = self.input_size_px() as f32;
+        let per_image = rows * anchors;
+        letterboxes
+            .iter()
+            .enumerate()
+            .map(|(i, lb)| {
+                let mut slice = all[i * per_image..(i + 1) * per_image].to_vec();
+                if mirrored {
+                    // cx of a box in the mirrored input is size - cx in the original input.
+                    for cx in &mut slice[..anchors] {
+                        *cx = size - *cx;
+                    }
+                }
+                let detections = detections_from_output(&slice, anchors, num_classes, num_masks, lb, options);
+                Ok(ImageDetections { detections, flipped: Vec::new(), embedding: Vec::new() })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,246 @@
+//! [`Yolo`]: backbone, neck and head assembled from a [`YoloConfig`], layer `i` of the yaml
+//! reading its tensors from `model.<i>.*` (Ultralytics' `DetectionModel.model` is an
+//! `nn.Sequential` of the yaml's rows).
+//!
+//! Reference: `ultralytics/nn/tasks.py` (`parse_model`, `BaseModel._predict_once`).
+
+use candle_core::{Module, Result, Tensor};
+use candle_nn::VarBuilder;
+
+use super::attention::{A2C2f, C2Psa};
+use super::block::{C2f, Sppf};
+use super::config::{LayerSpec, YoloConfig};
+use super::conv::{ConvBlock, upsample2};
+use super::head::{Detect, Segment};
+
+/// One yaml row.
+#[derive(Debug, Clone)]
+enum Layer {
+    Conv(ConvBlock),
+    C2f(C2f),
+    Sppf(Sppf),
+    C2Psa(C2Psa),
+    A2C2f(A2C2f),
+    Upsample,
+    /// `torch.cat([previous, outputs[other]], 1)`.
+    Concat(usize),
+}
+
+impl Layer {
+    fn new(spec: &LayerSpec, vb: VarBuilder) -> Result<Self> {
+        Ok(match *spec {
+            LayerSpec::Conv { c1, c2, k, s } => Self::Conv(ConvBlock::new(c1, c2, k, s, vb)?),
+            LayerSpec::C2f { c1, c2, n, shortcut } => Self::C2f(C2f::new(c1, c2, n, shortcut, vb)?),
+            LayerSpec::C3k2 { c1, c2, n, c3k, e } => Self::C2f(C2f::c3k2(c1, c2, n, c3k, e, vb)?),
+            LayerSpec::Sppf { c1, c2, k } => Self::Sppf(Sppf::new(c1, c2, k, vb)?),
+            LayerSpec::C2psa { c1, c2, n } => Self::C2Psa(C2Psa::new(c1, c2, n, vb)?),
+            LayerSpec::A2c2f { c1, c2, n, a2, area, residual, mlp_ratio } => {
+                Self::A2C2f(A2C2f::new(c1, c2, n, a2, area, residual, mlp_ratio, vb)?)
+            }
+            LayerSpec::Upsample => Self::Upsample,
+            LayerSpec::Concat { other } => Self::Concat(other),
+        })
+    }
+
+    /// `x`: the previous layer's output; `outputs`: every kept earlier output, by yaml index.
+    fn forward(&self, x: &Tensor, outputs: &[Option<Tensor>]) -> Result<Tensor> {
+        match self {
+            Self::Conv(m) => m.forward(x),
+            Self::C2f(m) => m.forward(x),
+            Self::Sppf(m) => m.forward(x),
+            Self::C2Psa(m) => m.forward(x),
+            Self::A2C2f(m) => m.forward(x),
+            Self::Upsample => upsample2(x),
+            Self::Concat(other) => match outputs.get(*other) {
+                Some(Some(saved)) => Tensor::cat(&[x, saved], 1),
+                _ => candle_core::bail!("layer {other}'s output was not kept for a Concat"),
+            },
+        }
+    }
+}
+
+/// Runs `layers` (yaml indices `first..`) on `x`, storing the outputs flagged in `keep`.
+fn run(
+    layers: &[Layer],
+    first: usize,
+    x: Tensor,
+    keep: &[bool],
+    outputs: &mut [Option<Tensor>],
+) -> Result<Tensor> {
+    let mut x = x;
+    for (offset, layer) in layers.iter().enumerate() {
+        x = layer.forward(&x, outputs)?;
+        let index = first + offset;
+        if keep[index] {
+            outputs[index] = Some(x.clone());
+        }
+    }
+    Ok(x)
+}
+
+/// Layer outputs by yaml index, `None` where nothing later needs them.
+#[derive(Debug, Clone)]
+pub(crate) struct FeatureMaps {
+    outputs: Vec<Option<Tensor>>,
+    /// The last layer's output (the next layer's input).
+    last: Tensor,
+}
+
+impl FeatureMaps {
+    /// Output of yaml layer `index`, if it was kept.
+    pub(crate) fn get(&self, index: usize) -> Option<&Tensor> {
+        self.outputs.get(index).and_then(Option::as_ref)
+    }
+}
+
+/// The yaml's `backbone:` section: stem, CSP stages, SPPF (and C2PSA / area-attention stages).
+#[derive(Debug, Clone)]
+pub(crate) struct Backbone {
+    layers: Vec<Layer>,
+    keep: Vec<bool>,
+}
+
+impl Backbone {
+    pub(crate) fn forward(&self, x: &Tensor) -> Result<FeatureMaps> {
+        let mut outputs = vec![None; self.keep.len()];
+        let last = run(&self.layers, 0, x.clone(), &self.keep, &mut outputs)?;
+        Ok(FeatureMaps { outputs, last })
+    }
+}
+
+/// The yaml's `head:` section up to the Detect / Segment row: the FPN + PAN that turns backbone
+/// features into the P3, P4, P5 maps the head reads.
+#[derive(Debug, Clone)]
+pub(crate) struct Neck {
+    layers: Vec<Layer>,
+    first: usize,
+    keep: Vec<bool>,
+    /// Yaml indices of P3, P4, P5.
+    levels: [usize; 3],
+}
+
+impl Neck {
+    /// Consumes the backbone's features; returns [P3, P4, P5].
+    pub(crate) fn forward(&self, features: FeatureMaps) -> Result<[Tensor; 3]> {
+        let FeatureMaps { mut outputs, last } = features;
+        run(&self.layers, self.first, last, &self.keep, &mut outputs)?;
+        let level = |i: usize| match outputs.get(i) {
+            Some(Some(t)) => Ok(t.clone()),
+            _ => candle_core::bail!("layer {i}'s output was not kept for the head"),
+        };
+        Ok([level(self.levels[0])?, level(self.levels[1])?, level(self.levels[2])?])
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Head {
+    Detect(Detect),
+    Segment(Box<Segment>),
+}
+
+/// A YOLOv8 / YOLO11 / YOLOv12 detector or segmenter (Ultralytics' `DetectionModel` /
+/// `SegmentationModel` in export mode).
+#[derive(Debug, Clone)]
+pub struct Yolo {
+    backbone: Backbone,
+    neck: Neck,
+    head: Head,
+    embedding_layer: usize,
+    max_stride: usize,
+}
+
+/// What one forward pass returns.
+#[derive(Debug, Clone)]
+pub struct YoloOutput {
+    /// Exactly Ultralytics' ONNX `output0`: `[B, 4 + nc (+ nm for seg), A]`; rows 0..4 are cx,
+    /// cy, w, h in input pixels (DFL decoded, strides applied); then class probabilities
+    /// (sigmoid); then mask coefficients for segmentation. Anchors run over P3, P4, P5, each
+    /// row-major.
+    pub predictions: Tensor,
+    /// Segmentation only: ONNX `output1`, prototypes `[B, nm, H/4, W/4]`.
+    pub protos: Option<Tensor>,
+    /// `[B, C]`: global-average-pooled output of the last backbone stage (SPPF for v8 and v11,
+    /// the last area-attention stage for v12), for diversity ranking.
+    pub embedding: Tensor,
+}
+
+impl Yolo {
+    /// `vb` over tensors named like the checkpoint (`model.0.conv.weight`, ...), BN folded.
+    /// A missing tensor or wrong shape surfaces as candle's error naming the tensor.
+    pub fn new(cfg: &YoloConfig, vb: VarBuilder) -> Result<Self> {
+        let vb = vb.pp("model");
+        let (specs, head_spec) = cfg.layers();
+        let total = specs.len();
+        let backbone_len = cfg.backbone_len();
+        let embedding_layer = cfg.embedding_layer();
+
+        // What must outlive its successor: Concat sources, head inputs, the embedding.
+        let mut keep = vec![false; total];
+        for spec in &specs {
+            if let LayerSpec::Concat { other } = spec {
+                keep[*other] = true;
+            }
+        }
+        for i in head_spec.from {
+            keep[i] = true;
+        }
+        keep[embedding_layer] = true;
+
+        let layers = specs
+            .iter()
+            .enumerate()
+            .map(|(i, spec)| Layer::new(spec, vb.pp(i)))
+            .collect::<Result<Vec<_>>>()?;
+        let mut layers = layers.into_iter();
+        let backbone = Backbone { layers: layers.by_ref().take(backbone_len).collect(), keep: keep.clone() };
+        let neck = Neck { layers: layers.collect(), first: backbone_len, keep, levels: head_spec.from };
+
+        let head_vb = vb.pp(head_spec.index);
+        let head = match head_spec.masks {
+            None => Head::Detect(Detect::new(&head_spec, head_vb)?),
+            Some((masks, protos)) => {
+                Head::Segment(Box::new(Segment::new(&head_spec, masks, protos, head_vb)?))
+            }
+        };
+        Ok(Self { backbone, neck, head, embedding_layer, max_stride: cfg.max_stride() })
+    }
+
+    /// `x`: `[B, 3, H, W]`, RGB in 0..1, H and W multiples of 32.
+    pub fn forward(&self, x: &Tensor) -> Result<YoloOutput> {
+        let (h, w) = self.check_input(x)?;
+        let features = self.backbone.forward(x)?;
+        let embedding = self.pooled(&features)?;
+        let levels = self.neck.forward(features)?;
+        let (predictions, protos) = match &self.head {
+            Head::Detect(detect) => (detect.forward(&levels, (h, w))?, None),
+            Head::Segment(segment) => {
+                let (predictions, protos) = segment.forward(&levels, (h, w))?;
+                (predictions, Some(protos))
+            }
+        };
+        Ok(YoloOutput { predictions, protos, embedding })
+    }
+
+    /// Only [`YoloOutput::embedding`], running the backbone alone (no neck, no head).
+    pub fn embed(&self, x: &Tensor) -> Result<Tensor> {
+        self.check_input(x)?;
+        self.pooled(&self.backbone.forward(x)?)
+    }
+
+    fn pooled(&self, features: &FeatureMaps) -> Result<Tensor> {
+        match features.get(self.embedding_layer) {
+            Some(t) => t.mean((2, 3)),
+            None => candle_core::bail!("embedding layer {} was not kept", self.embedding_layer),
+        }
+    }
+
+    /// Returns (H, W) when both are positive multiples of the largest stride.
+    fn check_input(&self, x: &Tensor) -> Result<(usize, usize)> {
+        let (_, _, h, w) = x.dims4()?;
+        let s = self.max_stride;
+        if h == 0 || w == 0 || !h.is_multiple_of(s) || !w.is_multiple_of(s) {
+            candle_core::bail!("YOLO input is {h}x{w}; both sides must be positive multiples of {s}");
+        }
+        Ok((h, w))
+    }
+}
