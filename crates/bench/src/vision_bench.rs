@@ -52,9 +52,8 @@ pub fn candle_once(
             (state >> 40) as f32 / (1u64 << 24) as f32
         })
         .collect();
-    for _ in 0..2 {
-        detector.forward_only(&pixels, batch, size)?;
-    }
+    // One warm-up run (allocations, caches), then the timed repeats.
+    detector.forward_only(&pixels, batch, size)?;
     let mut samples = Vec::with_capacity(repeats);
     for _ in 0..repeats {
         let t = Instant::now();

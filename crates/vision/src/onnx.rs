@@ -278,7 +278,7 @@ impl OnnxModel {
     /// `Conv` / `ConvTranspose` or as a `BatchNormalization` parameter get the consuming node's
     /// module name. Also returns each batch-norm's epsilon, keyed by its module prefix.
     #[allow(clippy::type_complexity)]
-    fn module_names(&self) -> Result<(HashMap<&str, Vec<String>>, HashMap<String, f64>)> {
+    fn module_names<'a>(&'a self) -> Result<(HashMap<&'a str, Vec<String>>, HashMap<String, f64>)> {
         let initializers: HashMap<&str, &TensorProto> =
             self.graph.initializer.iter().map(|t| (t.name.as_str(), t)).collect();
         let mut names: HashMap<&str, Vec<String>> = HashMap::new();
@@ -287,6 +287,28 @@ impl OnnxModel {
                 names.entry(t.name.as_str()).or_default().push(t.name.clone());
             }
         }
+        // Exporters that deduplicate equal initializers (torch 2.x) give the other users an
+        // `Identity` node whose output carries the parameter's own name: follow those back to
+        // the stored initializer.
+        let mut aliases: HashMap<&str, &str> = HashMap::new();
+        for node in &self.graph.node {
+            if node.op_type == "Identity"
+                && node.domain.is_empty()
+                && let (Some(input), Some(output)) = (node.input.first(), node.output.first())
+            {
+                aliases.insert(output.as_str(), input.as_str());
+            }
+        }
+        let resolve = |name: &'a str| -> &'a str {
+            let mut current = name;
+            for _ in 0..16 {
+                match aliases.get(current) {
+                    Some(next) if !initializers.contains_key(current) => current = next,
+                    _ => break,
+                }
+            }
+            current
+        };
         let mut bn_eps = HashMap::new();
         for node in &self.graph.node {
             let params: &[&str] = match node.op_type.as_str() {
@@ -309,7 +331,8 @@ impl OnnxModel {
                 bn_eps.insert(prefix.clone(), eps);
             }
             for (input, param) in node.input.iter().zip(params).skip(1) {
-                if input.is_empty() || !initializers.contains_key(input.as_str()) {
+                let input = resolve(input.as_str());
+                if input.is_empty() || !initializers.contains_key(input) {
                     continue;
                 }
                 let Some(prefix) = &prefix else {
@@ -332,7 +355,7 @@ impl OnnxModel {
                 if module_name == *input || initializers.contains_key(module_name.as_str()) {
                     continue;
                 }
-                let entry = names.entry(input.as_str()).or_default();
+                let entry = names.entry(input).or_default();
                 if !entry.contains(&module_name) {
                     entry.push(module_name);
                 }
@@ -564,6 +587,35 @@ mod tests {
         assert_eq!(module_prefix("/model.2/m.0/cv1/conv/Conv").as_deref(), Some("model.2.m.0.cv1.conv"));
         assert_eq!(module_prefix("Conv_12"), None);
         assert_eq!(module_prefix("/backbone/conv/Conv"), None);
+    }
+
+    /// Regression: a random-init YOLOv8n exported by torch 2.15 shares its all-zero biases
+    /// through `Identity` nodes named after each parameter; loading failed with
+    /// "cannot find tensor model.2.m.0.cv1.conv.bias".
+    #[test]
+    fn follows_identity_aliases_of_deduplicated_initializers() {
+        let bytes = model(
+            vec![
+                f32_tensor("model.0.conv.weight", &[2, 1, 1, 1], &[1.0, 2.0], true),
+                f32_tensor("model.0.conv.bias", &[2], &[0.0, 0.0], true),
+                f32_tensor("model.1.conv.weight", &[2, 2, 1, 1], &[1.0, 0.0, 0.0, 1.0], true),
+            ],
+            vec![
+                node("Identity", "Identity_0", &["model.0.conv.bias"]),
+                node("Conv", "/model.0/conv/Conv", &["images", "model.0.conv.weight", "model.0.conv.bias"]),
+                node("Conv", "/model.1/conv/Conv", &["x", "model.1.conv.weight", "model.1.conv.bias"]),
+            ],
+        );
+        // The Identity node's output carries the second parameter's name.
+        let mut model_proto = ModelProto::decode(bytes.as_slice()).expect("decodes");
+        if let Some(graph) = model_proto.graph.as_mut() {
+            graph.node[0].output = vec!["model.1.conv.bias".into()];
+        }
+        let onnx = OnnxModel::decode(&model_proto.encode_to_vec(), Path::new("x.onnx")).expect("reads");
+        let tensors = onnx.module_tensors().expect("names").tensors;
+        let bias = tensors.get("model.1.conv.bias").expect("aliased bias found");
+        assert_eq!(bias.to_vec1::<f32>().expect("values"), vec![0.0, 0.0]);
+        assert!(tensors.contains_key("model.0.conv.bias"));
     }
 
     #[test]
