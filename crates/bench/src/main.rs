@@ -85,6 +85,17 @@ enum Cmd {
         #[arg(long, default_value = "f32")]
         precision: String,
     },
+    /// Where candle's time goes in one model, by module kind.
+    VisionProfile {
+        #[arg(long, default_value = "models/yolov12n.onnx")]
+        model: PathBuf,
+        #[arg(long, default_value_t = 640)]
+        size: usize,
+        #[arg(long, default_value_t = 1)]
+        batch: usize,
+        #[arg(long, default_value_t = 5)]
+        repeats: usize,
+    },
     /// Open / page / count timings on a generated catalog.
     Catalog {
         #[arg(long, default_value_t = 1_000_000)]
@@ -126,6 +137,9 @@ fn main() -> anyhow::Result<()> {
             let timing = vision_bench::candle_once(&model, size, batch, repeats.max(1), &precision)?;
             println!("{}", serde_json::to_string(&timing)?);
             Ok(())
+        }
+        Cmd::VisionProfile { model, size, batch, repeats } => {
+            vision_bench::profile(&model, size, batch, repeats)
         }
         Cmd::Catalog { rows, repeats, json } => catalog_bench::run(rows, repeats.max(1), json),
     }

@@ -186,3 +186,41 @@ pub fn run(
     }
     Ok(())
 }
+
+/// Where candle's time goes: median time per yaml row over `repeats` forwards, summed by
+/// module kind, printed with each kind's share.
+pub fn profile(model: &Path, size: usize, batch: usize, repeats: usize) -> anyhow::Result<()> {
+    use lacuna_vision::{DType, Device, Tensor, Yolo, YoloConfig};
+    let weights = lacuna_vision::load_weights(model, &Device::Cpu, DType::F32)?;
+    let card = weights.card.clone();
+    let cfg = YoloConfig::new(card.family, card.scale, card.task, card.num_classes());
+    let yolo = Yolo::new(&cfg, weights.var_builder(DType::F32, &Device::Cpu))?;
+    let input = Tensor::rand(0f32, 1f32, (batch, 3, size, size), &Device::Cpu)?;
+    yolo.forward(&input)?; // warm-up
+    let mut per_row: std::collections::BTreeMap<(usize, &'static str), Vec<f64>> = Default::default();
+    for _ in 0..repeats.max(1) {
+        let (_, timings) = yolo.forward_profiled(&input)?;
+        for t in timings {
+            per_row.entry((t.index, t.kind)).or_default().push(t.duration_ms);
+        }
+    }
+    let mut by_kind: std::collections::BTreeMap<&'static str, f64> = Default::default();
+    for ((_, kind), samples) in per_row {
+        *by_kind.entry(kind).or_default() += median(samples);
+    }
+    let total: f64 = by_kind.values().sum();
+    let mut rows: Vec<_> = by_kind.into_iter().collect();
+    rows.sort_by(|a, b| b.1.total_cmp(&a.1));
+    println!(
+        "candle profile: {} ({} {}), {size}x{size}, batch {batch}, threads {}, median of {repeats}",
+        model.display(),
+        card.family.as_str(),
+        card.scale.as_str(),
+        std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "all".into())
+    );
+    for (kind, ms) in rows {
+        println!("  {kind:<10} {ms:>9.1} ms  {:>5.1}%", 100.0 * ms / total);
+    }
+    println!("  {:<10} {total:>9.1} ms", "total");
+    Ok(())
+}

@@ -19,7 +19,7 @@ mod preprocess;
 mod weights;
 mod yolo;
 
-pub use candle_core::Device;
+pub use candle_core::{DType, Device, Tensor};
 pub use card::{
     DEFAULT_INPUT_SIZE_PX, DEFAULT_STRIDE_PX, Family, ModelCard, Scale, Task, metadata_keys,
     parse_class_names, sidecar_card_path,
@@ -33,4 +33,4 @@ pub use preprocess::{Letterbox, PAD_VALUE, letterbox_into};
 pub use weights::{
     LoadedWeights, ULTRALYTICS_BN_EPS, check_shapes, fold_batch_norm, head_class_count, load_weights,
 };
-pub use yolo::{Multiples, Yolo, YoloConfig, YoloOutput};
+pub use yolo::{LayerTiming, Multiples, Yolo, YoloConfig, YoloOutput};

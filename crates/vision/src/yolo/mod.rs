@@ -28,4 +28,4 @@ mod head;
 mod model;
 
 pub use config::{Multiples, YoloConfig};
-pub use model::{Yolo, YoloOutput};
+pub use model::{LayerTiming, Yolo, YoloOutput};

@@ -42,6 +42,19 @@ impl Layer {
         })
     }
 
+    /// The Ultralytics module name of this row, for profiles.
+    fn kind(&self) -> &'static str {
+        match self {
+            Self::Conv(_) => "Conv",
+            Self::C2f(_) => "C2f/C3k2",
+            Self::Sppf(_) => "SPPF",
+            Self::C2Psa(_) => "C2PSA",
+            Self::A2C2f(_) => "A2C2f",
+            Self::Upsample => "Upsample",
+            Self::Concat(_) => "Concat",
+        }
+    }
+
     /// `x`: the previous layer's output; `outputs`: every kept earlier output, by yaml index.
     fn forward(&self, x: &Tensor, outputs: &[Option<Tensor>]) -> Result<Tensor> {
         match self {
@@ -59,18 +72,39 @@ impl Layer {
     }
 }
 
-/// Runs `layers` (yaml indices `first..`) on `x`, storing the outputs flagged in `keep`.
+/// Time spent in one yaml row during [`Yolo::forward_profiled`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayerTiming {
+    /// Yaml row (`model.<index>`); the head is the last row.
+    pub index: usize,
+    /// Ultralytics module name (`Conv`, `C2f/C3k2`, `A2C2f`, `Detect`, ...).
+    pub kind: &'static str,
+    pub duration_ms: f64,
+}
+
+/// Runs `layers` (yaml indices `first..`) on `x`, storing the outputs flagged in `keep`, and
+/// timing each row when `profile` is given (CPU: every op is synchronous, so wall time per
+/// row is that row's cost).
 fn run(
     layers: &[Layer],
     first: usize,
     x: Tensor,
     keep: &[bool],
     outputs: &mut [Option<Tensor>],
+    mut profile: Option<&mut Vec<LayerTiming>>,
 ) -> Result<Tensor> {
     let mut x = x;
     for (offset, layer) in layers.iter().enumerate() {
+        let started = std::time::Instant::now();
         x = layer.forward(&x, outputs)?;
         let index = first + offset;
+        if let Some(profile) = profile.as_deref_mut() {
+            profile.push(LayerTiming {
+                index,
+                kind: layer.kind(),
+                duration_ms: started.elapsed().as_secs_f64() * 1e3,
+            });
+        }
         if keep[index] {
             outputs[index] = Some(x.clone());
         }
@@ -101,9 +135,9 @@ pub(crate) struct Backbone {
 }
 
 impl Backbone {
-    pub(crate) fn forward(&self, x: &Tensor) -> Result<FeatureMaps> {
+    pub(crate) fn forward(&self, x: &Tensor, profile: Option<&mut Vec<LayerTiming>>) -> Result<FeatureMaps> {
         let mut outputs = vec![None; self.keep.len()];
-        let last = run(&self.layers, 0, x.clone(), &self.keep, &mut outputs)?;
+        let last = run(&self.layers, 0, x.clone(), &self.keep, &mut outputs, profile)?;
         Ok(FeatureMaps { outputs, last })
     }
 }
@@ -121,9 +155,13 @@ pub(crate) struct Neck {
 
 impl Neck {
     /// Consumes the backbone's features; returns [P3, P4, P5].
-    pub(crate) fn forward(&self, features: FeatureMaps) -> Result<[Tensor; 3]> {
+    pub(crate) fn forward(
+        &self,
+        features: FeatureMaps,
+        profile: Option<&mut Vec<LayerTiming>>,
+    ) -> Result<[Tensor; 3]> {
         let FeatureMaps { mut outputs, last } = features;
-        run(&self.layers, self.first, last, &self.keep, &mut outputs)?;
+        run(&self.layers, self.first, last, &self.keep, &mut outputs, profile)?;
         let level = |i: usize| match outputs.get(i) {
             Some(Some(t)) => Ok(t.clone()),
             _ => candle_core::bail!("layer {i}'s output was not kept for the head"),
@@ -207,10 +245,22 @@ impl Yolo {
 
     /// `x`: `[B, 3, H, W]`, RGB in 0..1, H and W multiples of 32.
     pub fn forward(&self, x: &Tensor) -> Result<YoloOutput> {
+        self.forward_inner(x, None)
+    }
+
+    /// [`Yolo::forward`] with the time spent in each yaml row (the head as one row).
+    pub fn forward_profiled(&self, x: &Tensor) -> Result<(YoloOutput, Vec<LayerTiming>)> {
+        let mut profile = Vec::new();
+        let output = self.forward_inner(x, Some(&mut profile))?;
+        Ok((output, profile))
+    }
+
+    fn forward_inner(&self, x: &Tensor, mut profile: Option<&mut Vec<LayerTiming>>) -> Result<YoloOutput> {
         let (h, w) = self.check_input(x)?;
-        let features = self.backbone.forward(x)?;
+        let features = self.backbone.forward(x, profile.as_deref_mut())?;
         let embedding = self.pooled(&features)?;
-        let levels = self.neck.forward(features)?;
+        let levels = self.neck.forward(features, profile.as_deref_mut())?;
+        let head_started = std::time::Instant::now();
         let (predictions, protos) = match &self.head {
             Head::Detect(detect) => (detect.forward(&levels, (h, w))?, None),
             Head::Segment(segment) => {
@@ -218,13 +268,25 @@ impl Yolo {
                 (predictions, Some(protos))
             }
         };
+        if let Some(profile) = profile {
+            let kind = match &self.head {
+                Head::Detect(_) => "Detect",
+                Head::Segment(_) => "Segment",
+            };
+            let index = profile.last().map_or(0, |t| t.index + 1);
+            profile.push(LayerTiming {
+                index,
+                kind,
+                duration_ms: head_started.elapsed().as_secs_f64() * 1e3,
+            });
+        }
         Ok(YoloOutput { predictions, protos, embedding })
     }
 
     /// Only [`YoloOutput::embedding`], running the backbone alone (no neck, no head).
     pub fn embed(&self, x: &Tensor) -> Result<Tensor> {
         self.check_input(x)?;
-        self.pooled(&self.backbone.forward(x)?)
+        self.pooled(&self.backbone.forward(x, None)?)
     }
 
     fn pooled(&self, features: &FeatureMaps) -> Result<Tensor> {
