@@ -15,7 +15,6 @@ use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded};
@@ -27,42 +26,12 @@ use lacuna_ingest::{FoundFile, ProbeOptions, ScanItem};
 
 use crate::project::{thumbnail_path, write_thumbnail};
 use crate::{
-    ApiError, Clock, ErrorCode, ImportCountsDto, ImportPhase, ImportProgress, ImportRequest, ImportStatus,
-    ImportSummary, Project,
+    ApiError, Clock, ErrorCode, ImportCountsDto, ImportJob, ImportPhase, ImportProgress, ImportRequest,
+    ImportStatus, ImportSummary, Project,
 };
 
 const PROGRESS_EVERY: Duration = Duration::from_millis(100);
 const FLUSH_EVERY: Duration = Duration::from_millis(500);
-
-/// A running import. Dropping it does not stop it; call [`ImportJob::cancel`] and then
-/// [`ImportJob::wait`].
-#[derive(Debug)]
-pub struct ImportJob {
-    id: JobId,
-    cancel: Arc<AtomicBool>,
-    handle: JoinHandle<Result<ImportSummary, ApiError>>,
-}
-
-impl ImportJob {
-    pub fn id(&self) -> i64 {
-        self.id.0
-    }
-
-    /// Asks the import to stop soon. What is committed stays; a re-run resumes.
-    pub fn cancel(&self) {
-        self.cancel.store(true, Ordering::SeqCst);
-    }
-
-    /// The flag [`ImportJob::cancel`] sets, for signal handlers.
-    pub fn cancel_flag(&self) -> Arc<AtomicBool> {
-        Arc::clone(&self.cancel)
-    }
-
-    /// Waits for the import to end.
-    pub fn wait(self) -> Result<ImportSummary, ApiError> {
-        self.handle.join().map_err(|_| ApiError::internal("the import thread panicked"))?
-    }
-}
 
 /// Where one requested path lands in the catalog.
 #[derive(Debug, Clone)]
@@ -198,7 +167,7 @@ impl Project {
                 result
             })
             .map_err(|e| ApiError::internal(format!("could not start the import thread: {e}")))?;
-        Ok(ImportJob { id: job, cancel, handle })
+        Ok(ImportJob::new(job.0, cancel, handle))
     }
 
     fn acquire_import_lock(&self) -> Result<File, ApiError> {

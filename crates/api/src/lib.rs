@@ -20,6 +20,7 @@ mod clock;
 mod dto;
 mod error;
 mod import;
+mod job;
 mod prelabel;
 mod project;
 
@@ -30,9 +31,9 @@ pub use dto::{
     JobDto, ProblemDto, ProjectStatus,
 };
 pub use error::{ApiError, ErrorCode};
-pub use import::ImportJob;
+pub use job::{ImportJob, Job, PrelabelJob};
 pub use prelabel::{
-    DEFAULT_MODEL_FILE, MODEL_ENV, PredictionDto, PrelabelJob, PrelabelProgress, PrelabelRequest,
-    PrelabelStatus, PrelabelSummary, RunDto,
+    DEFAULT_MODEL_FILE, MODEL_ENV, PredictionDto, PrelabelProgress, PrelabelRequest, PrelabelStatus,
+    PrelabelSummary, RunDto,
 };
 pub use project::{CATALOG_FILE, Project, THUMBNAIL_DIR};

@@ -12,7 +12,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, bounded};
@@ -23,7 +22,7 @@ use lacuna_core::{ImageId, ImageStatus, RunId};
 use lacuna_vision::{Detection, Detector, Letterbox, PostprocessOptions, Precision};
 use serde::{Deserialize, Serialize};
 
-use crate::{ApiError, Clock, ErrorCode, ImageQuery, Project};
+use crate::{ApiError, Clock, ErrorCode, ImageQuery, PrelabelJob, Project};
 
 /// Environment variable naming the default model file.
 pub const MODEL_ENV: &str = "LACUNA_MODEL";
@@ -113,32 +112,6 @@ pub struct PrelabelSummary {
     pub detections_shown: u64,
     pub elapsed_ms: u64,
     pub rate_images_per_s: f64,
-}
-
-/// A running pre-label job.
-#[derive(Debug)]
-pub struct PrelabelJob {
-    run: RunId,
-    cancel: Arc<AtomicBool>,
-    handle: JoinHandle<Result<PrelabelSummary, ApiError>>,
-}
-
-impl PrelabelJob {
-    pub fn run_id(&self) -> i64 {
-        self.run.0
-    }
-
-    pub fn cancel(&self) {
-        self.cancel.store(true, Ordering::SeqCst);
-    }
-
-    pub fn cancel_flag(&self) -> Arc<AtomicBool> {
-        Arc::clone(&self.cancel)
-    }
-
-    pub fn wait(self) -> Result<PrelabelSummary, ApiError> {
-        self.handle.join().map_err(|_| ApiError::internal("the pre-label thread panicked"))?
-    }
 }
 
 /// One image on its way to the model.
@@ -261,7 +234,7 @@ impl Project {
                 }
             })
             .map_err(|e| ApiError::internal(format!("could not start the pre-label thread: {e}")))?;
-        Ok(PrelabelJob { run, cancel, handle })
+        Ok(PrelabelJob::new(run.0, cancel, handle))
     }
 }
 

@@ -173,19 +173,8 @@ pub fn decode_for_model(
         Ok(Err((kind, message))) => return Err(problem(kind, message)),
         Err(_) => return Err(problem(ProblemKind::Corrupt, "the decoder failed unexpectedly".into())),
     };
-    let orientation = Orientation::from_exif(exif.orientation).unwrap_or(Orientation::NoTransforms);
-    let pixels = if orientation == Orientation::NoTransforms {
-        small
-    } else {
-        let mut oriented = DynamicImage::ImageRgb8(small);
-        oriented.apply_orientation(orientation);
-        oriented.into_rgb8()
-    };
-    let (full_width_px, full_height_px) = if (5..=8).contains(&exif.orientation) {
-        (full_height, full_width)
-    } else {
-        (full_width, full_height)
-    };
+    let pixels = oriented(small, exif.orientation);
+    let (full_width_px, full_height_px) = oriented_size(full_width, full_height, exif.orientation);
     Ok(ModelPixels {
         width_px: pixels.width(),
         height_px: pixels.height(),
@@ -193,6 +182,23 @@ pub fn decode_for_model(
         full_width_px,
         full_height_px,
     })
+}
+
+/// `image` with EXIF orientation `orientation` (1..=8) applied.
+fn oriented(image: RgbImage, orientation: u8) -> RgbImage {
+    match Orientation::from_exif(orientation) {
+        None | Some(Orientation::NoTransforms) => image,
+        Some(transform) => {
+            let mut dynamic = DynamicImage::ImageRgb8(image);
+            dynamic.apply_orientation(transform);
+            dynamic.into_rgb8()
+        }
+    }
+}
+
+/// The size a viewer shows: width and height swap for the orientations that rotate by 90°.
+fn oriented_size(width: u32, height: u32, orientation: u8) -> (u32, u32) {
+    if (5..=8).contains(&orientation) { (height, width) } else { (width, height) }
 }
 
 /// Everything the pixels and metadata tell, before the file-level fields are added.
@@ -224,19 +230,8 @@ fn decode_and_describe(
     }
     let stats = stats::compute(small.as_raw(), small.width(), small.height());
 
-    let orientation = Orientation::from_exif(exif.orientation).unwrap_or(Orientation::NoTransforms);
-    let small = if orientation == Orientation::NoTransforms {
-        small
-    } else {
-        let mut oriented = DynamicImage::ImageRgb8(small);
-        oriented.apply_orientation(orientation);
-        oriented.into_rgb8()
-    };
-    let (width_px, height_px) = if (5..=8).contains(&exif.orientation) {
-        (full_height, full_width)
-    } else {
-        (full_width, full_height)
-    };
+    let small = oriented(small, exif.orientation);
+    let (width_px, height_px) = oriented_size(full_width, full_height, exif.orientation);
     let thumbnail_jpeg =
         jpeg::encode_rgb(small.as_raw(), small.width(), small.height(), options.thumbnail_quality)
             .map_err(|e| (ProblemKind::Io, format!("could not make a thumbnail: {e}")))?;
