@@ -78,6 +78,31 @@ pub fn parse_device(text: &str) -> Result<Device> {
     }
 }
 
+/// `cpu`, `cuda:N` (as [`parse_device`] reads them).
+fn device_name(device: &Device) -> String {
+    match device.location() {
+        candle_core::DeviceLocation::Cpu => "cpu".to_owned(),
+        candle_core::DeviceLocation::Cuda { gpu_id } => format!("cuda:{gpu_id}"),
+        candle_core::DeviceLocation::Metal { gpu_id } => format!("metal:{gpu_id}"),
+    }
+}
+
+/// The operation a device has no kernel for in the requested dtype, when `e` says so.
+fn unsupported_dtype_op(e: &candle_core::Error) -> Option<String> {
+    use candle_core::Error as E;
+    match e {
+        E::UnsupportedDTypeForOp(_, op) => Some((*op).to_owned()),
+        E::WithBacktrace { inner, .. } | E::Context { inner, .. } | E::WithPath { inner, .. } => {
+            unsupported_dtype_op(inner)
+        }
+        // The CUDA backend's own error: "unsupported dtype BF16 for conv2d".
+        other => {
+            let text = other.to_string();
+            text.to_ascii_lowercase().contains("unsupported dtype").then_some(text)
+        }
+    }
+}
+
 /// What the detector found in one image.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ImageDetections {
@@ -107,7 +132,41 @@ impl Detector {
         let cfg = YoloConfig::new(card.family, card.scale, card.task, card.num_classes());
         let vb = VarBuilder::from_tensors(weights.tensors, precision.dtype(), device);
         let model = Yolo::new(&cfg, vb)?;
-        Ok(Self { model, card, weights_hash: weights.weights_hash, device: device.clone(), precision })
+        let detector =
+            Self { model, card, weights_hash: weights.weights_hash, device: device.clone(), precision };
+        if precision != Precision::F32 {
+            detector.check_precision_runs()?;
+        }
+        Ok(detector)
+    }
+
+    /// Runs the network once on a small blank input, so that a device whose kernels lack the
+    /// precision (candle's CPU backend has no bf16 convolution, for one) fails here, with a
+    /// clear message, rather than at the first batch.
+    fn check_precision_runs(&self) -> Result<()> {
+        // 4 strides: every level's feature map splits into the area attention's 4 areas.
+        let side = self.card.input_size_px.min(4 * self.card.stride_px) as usize;
+        let dtype = self.precision.dtype();
+        let run = || -> candle_core::Result<()> {
+            let x = Tensor::zeros((1, 3, side, side), dtype, &self.device)?;
+            let output = self.model.forward(&x)?;
+            output.predictions.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+            Ok(())
+        };
+        match run() {
+            Ok(()) => Ok(()),
+            Err(e) => match unsupported_dtype_op(&e) {
+                Some(op) => Err(VisionError::Device {
+                    device: device_name(&self.device),
+                    reason: format!(
+                        "{} is not supported by this device's kernels for {op} (needed by {}); use f32",
+                        self.precision.as_str(),
+                        self.card.name
+                    ),
+                }),
+                None => Err(e.into()),
+            },
+        }
     }
 
     pub fn card(&self) -> &ModelCard {
@@ -224,5 +283,20 @@ impl Detector {
                 Ok(ImageDetections { detections, flipped: Vec::new(), embedding: Vec::new() })
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_kernels_are_recognised_through_wrappers() {
+        let e = candle_core::Error::UnsupportedDTypeForOp(DType::BF16, "matmul").bt();
+        assert_eq!(unsupported_dtype_op(&e).as_deref(), Some("matmul"));
+        let e = candle_core::Error::Msg("unsupported dtype BF16 for conv2d".into()).context("forward");
+        assert!(unsupported_dtype_op(&e).is_some_and(|op| op.contains("conv2d")));
+        assert_eq!(unsupported_dtype_op(&candle_core::Error::Msg("shape mismatch".into())), None);
+        assert_eq!(device_name(&Device::Cpu), "cpu");
     }
 }
