@@ -14,5 +14,7 @@ python3 scripts/check_deps.py --self-test
 python3 scripts/check_deps.py
 echo "== clippy"
 cargo clippy --locked --workspace --all-targets -- -D warnings
+echo "== cuda feature (cargo check, no GPU needed)"
+bash scripts/check-cuda.sh
 echo "== tests"
 cargo test --locked --workspace --all-targets
