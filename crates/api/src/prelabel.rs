@@ -270,7 +270,18 @@ impl PrelabelRun {
         let finished = catalog.finished_run_images(self.run)?;
         let filter = ImageFilter { status: Some(ImageStatus::Ok), ..self.filter.clone() };
         let total = catalog.count_images(&filter)?;
-        let already_done = finished.len() as u64;
+        // Images of this selection an earlier attempt of the run finished (the run may also
+        // have finished images outside today's filter).
+        let mut already_done = 0u64;
+        if !finished.is_empty() {
+            let mut after = None;
+            loop {
+                let ids = catalog.list_image_ids(&filter, after, 10_000)?;
+                let Some(&last) = ids.last() else { break };
+                already_done += ids.iter().filter(|id| finished.contains(id)).count() as u64;
+                after = Some(last);
+            }
+        }
         let images_total = total.saturating_sub(already_done);
         let size = self.detector.input_size_px();
         let threads = match self.request.decode_threads {
