@@ -8,14 +8,22 @@
 //! - [`BinaryMask`], [`Rle`] (COCO run-length encoding), [`Polygon`] and
 //!   [`polygons_from_mask`]: mask geometry;
 //! - [`ImageStatus`]: whether a catalogued file is still where we found it;
-//! - [`ProblemKind`] and [`ImportProblem`]: per-file reasons an import skipped something.
+//! - [`ProblemKind`] and [`ImportProblem`]: per-file reasons an import skipped something;
+//! - labels: [`LabelClass`], [`Annotation`] with its [`Geometry`] (box, polygon parts, RLE
+//!   mask), [`Attributes`], [`AnnotationSource`] and [`ReviewState`]; [`ImageLabelState`] for a
+//!   whole image; [`Split`] for dataset versions.
 
+mod annotation;
 mod geometry;
 mod hash;
 mod ids;
 mod image;
 mod problem;
 
+pub use annotation::{
+    ActionId, Annotation, AnnotationId, AnnotationSource, Attributes, BoxXyxy, ClassId, Geometry, GeometryError,
+    GeometryKind, ImageLabelState, LabelClass, ReviewState, Split, default_class_color, parse_color,
+};
 pub use geometry::{
     BinaryMask, Polygon, Rle, RleError, mask_from_polygons, polygon_area, polygons_from_mask,
 };
