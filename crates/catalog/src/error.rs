@@ -33,6 +33,17 @@ pub enum CatalogError {
     /// version before it.
     #[error("{path}: upgrading the catalog failed in migration {migration}: {source}")]
     Migration { path: PathBuf, migration: &'static str, source: rusqlite::Error },
+    /// A write named an annotation, class or version the catalog does not have.
+    #[error("{what} not found")]
+    Missing { what: String },
+    /// A write that clashes with what is stored (a class name in use, an undo of something
+    /// changed since).
+    #[error("{0}")]
+    Conflict(String),
+    /// A write with values the catalog refuses (bad colour, a state that contradicts the
+    /// image's annotations).
+    #[error("{0}")]
+    Invalid(String),
     /// A file-system error around the catalog file (creating it, checking it exists).
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },

@@ -21,6 +21,7 @@
 //! the ignored test `million_row_catalog_timings` uses it to time the reads on 1,000,000
 //! images.
 
+mod annotations;
 mod catalog;
 mod error;
 mod migrations;
@@ -28,7 +29,12 @@ mod models;
 mod query;
 mod synthetic;
 mod types;
+mod versions;
 
+pub use annotations::{
+    ActionSummary, AnnotationPatch, ClassPatch, EventRow, ImageLabelRow, ImportImageLabels,
+    LabelImportCounts, NewAnnotation,
+};
 pub use catalog::Catalog;
 pub use error::CatalogError;
 pub use migrations::SCHEMA_VERSION;
@@ -39,3 +45,4 @@ pub use types::{
     CatalogCounts, DuplicateRow, HashMatch, ImageFilter, ImageRow, ImportCounts, ImportOp, JobRow, JobStatus,
     KnownDuplicate, KnownFile, ProblemRow, RootRow,
 };
+pub use versions::{FreezeSourceImage, VersionImageRecord, VersionImageRow, VersionRow};

@@ -39,6 +39,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0003_models_and_predictions",
         sql: include_str!("../migrations/0003_models_and_predictions.sql"),
     },
+    Migration {
+        name: "0004_annotations_and_versions",
+        sql: include_str!("../migrations/0004_annotations_and_versions.sql"),
+    },
 ];
 
 /// Applies migrations `from + 1 ..= to`, each in its own transaction that also sets
