@@ -24,6 +24,9 @@ pub enum ErrorCode {
     ModelInvalid,
     /// The accelerator ran out of memory: a smaller batch may help.
     OutOfMemory,
+    /// The write clashes with what is stored: a name in use, an undo of something changed
+    /// since, an image file changed since import.
+    Conflict,
     /// Another job of the same kind is running on this project.
     JobRunning,
     /// The job was cancelled.
@@ -47,6 +50,7 @@ impl ErrorCode {
             Self::ModelNotFound => "model_not_found",
             Self::ModelInvalid => "model_invalid",
             Self::OutOfMemory => "out_of_memory",
+            Self::Conflict => "conflict",
             Self::JobRunning => "job_running",
             Self::Cancelled => "cancelled",
             Self::Io => "io",
@@ -92,6 +96,9 @@ impl From<lacuna_catalog::CatalogError> for ApiError {
             E::NotFound { .. } => ErrorCode::ProjectNotFound,
             E::AlreadyExists { .. } => ErrorCode::ProjectExists,
             E::Corrupt(_) | E::NotACatalog { .. } => ErrorCode::CatalogCorrupt,
+            E::Missing { .. } | E::NoSuchImage { .. } | E::NoSuchJob { .. } => ErrorCode::NotFound,
+            E::Conflict(_) => ErrorCode::Conflict,
+            E::Invalid(_) => ErrorCode::InvalidInput,
             _ => ErrorCode::Internal,
         };
         Self::new(code, err.to_string())

@@ -21,8 +21,10 @@ mod dto;
 mod error;
 mod import;
 mod job;
+mod labels;
 mod prelabel;
 mod project;
+mod versions;
 
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use dto::{
@@ -32,8 +34,19 @@ pub use dto::{
 };
 pub use error::{ApiError, ErrorCode};
 pub use job::{ImportJob, Job, PrelabelJob};
+pub use labels::{
+    AnnotationEdit, AnnotationInput, ClassDto, ClassEdit, LabelImportReport, LabelImportRequest,
+    LabelStateCount,
+};
+/// Domain types that appear in this crate's requests and answers.
+pub use lacuna_core::{
+    Annotation, AnnotationId, AnnotationSource, Attributes, BoxXyxy, ClassId, Geometry, ImageId,
+    ImageLabelState, LabelClass, ReviewState, Rle, RunId, Split,
+};
+pub use lacuna_export::{ExportSummary, Format, ImageMode, LabelProblem, VersionDiff};
 pub use prelabel::{
     DEFAULT_MODEL_FILE, MODEL_ENV, PredictionDto, PrelabelProgress, PrelabelRequest, PrelabelStatus,
     PrelabelSummary, RunDto,
 };
 pub use project::{CATALOG_FILE, Project, THUMBNAIL_DIR};
+pub use versions::{ExportVersionRequest, FreezeRequest, FreezeResult, VersionDiffDto, VersionDto};

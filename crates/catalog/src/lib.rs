@@ -39,10 +39,11 @@ pub use catalog::Catalog;
 pub use error::CatalogError;
 pub use migrations::SCHEMA_VERSION;
 pub use models::{
-    ModelRecord, ModelRunRow, PredictionRecord, PredictionRow, RunImageResult, RunParams, RunProblem,
+    AdoptablePrediction, ModelRecord, ModelRunRow, PredictionRecord, PredictionRow, RunImageResult,
+    RunParams, RunProblem,
 };
 pub use types::{
     CatalogCounts, DuplicateRow, HashMatch, ImageFilter, ImageRow, ImportCounts, ImportOp, JobRow, JobStatus,
     KnownDuplicate, KnownFile, ProblemRow, RootRow,
 };
-pub use versions::{FreezeSourceImage, VersionImageRecord, VersionImageRow, VersionRow};
+pub use versions::{FreezeSourceImage, ImageKey, VersionImageRecord, VersionImageRow, VersionRow};

@@ -476,3 +476,55 @@ mod tests {
         assert_ne!(a.key(), c.key());
     }
 }
+
+/// A prediction ready to become an annotation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdoptablePrediction {
+    pub prediction: i64,
+    pub image: ImageId,
+    pub class_name: String,
+    pub score: f32,
+    /// The mask (segmentation models) or the box.
+    pub geometry: lacuna_core::Geometry,
+}
+
+impl Catalog {
+    /// A run's predictions (unflipped pass) scoring at least `min_score`, by image then score.
+    pub fn predictions_for_adoption(
+        &self,
+        run: RunId,
+        min_score: f32,
+    ) -> Result<Vec<AdoptablePrediction>, CatalogError> {
+        let path = &self.path;
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT p.id, p.image_id, coalesce(c.name, 'class ' || p.class_id), p.score, p.x0_px, p.y0_px, \
+                 p.x1_px, p.y1_px, p.mask_rle, i.width_px, i.height_px FROM prediction p \
+                 JOIN model_run r ON r.id = p.run_id JOIN image i ON i.id = p.image_id \
+                 LEFT JOIN model_class c ON c.model_id = r.model_id AND c.class_id = p.class_id \
+                 WHERE p.run_id = ?1 AND p.flipped = 0 AND p.score >= ?2 ORDER BY p.image_id, p.score DESC",
+            )
+            .at(path)?;
+        let rows = stmt
+            .query_map(rusqlite::params![run.0, f64::from(min_score)], |r| {
+                let bbox =
+                    lacuna_core::BoxXyxy { x0: r.get(4)?, y0: r.get(5)?, x1: r.get(6)?, y1: r.get(7)? };
+                let mask: Option<String> = r.get(8)?;
+                let (w, h): (u32, u32) = (r.get(9)?, r.get(10)?);
+                let geometry = match mask.and_then(|m| lacuna_core::Rle::from_coco_string(h, w, &m).ok()) {
+                    Some(rle) => lacuna_core::Geometry::Mask(rle),
+                    None => lacuna_core::Geometry::Box(bbox),
+                };
+                Ok(AdoptablePrediction {
+                    prediction: r.get(0)?,
+                    image: ImageId(r.get(1)?),
+                    class_name: r.get(2)?,
+                    score: r.get::<_, f64>(3)? as f32,
+                    geometry,
+                })
+            })
+            .at(path)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().at(path)
+    }
+}

@@ -360,3 +360,37 @@ impl Catalog {
         Ok(found.is_some())
     }
 }
+
+/// What label import needs to match a file's image names to catalogued images.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageKey {
+    pub image: ImageId,
+    pub rel_path: String,
+    pub file_name: String,
+    pub width_px: u32,
+    pub height_px: u32,
+    pub present: bool,
+}
+
+impl Catalog {
+    /// Every image's path, name and size (for matching label files to images).
+    pub fn image_keys(&self) -> Result<Vec<ImageKey>, CatalogError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, rel_path, file_name, width_px, height_px, status FROM image ORDER BY id")
+            .at(&self.path)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(ImageKey {
+                    image: ImageId(r.get(0)?),
+                    rel_path: r.get(1)?,
+                    file_name: r.get(2)?,
+                    width_px: r.get(3)?,
+                    height_px: r.get(4)?,
+                    present: r.get::<_, String>(5)? == "ok",
+                })
+            })
+            .at(&self.path)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().at(&self.path)
+    }
+}

@@ -4,6 +4,7 @@
 //! Exit codes: 0 done; 1 failed; 2 bad usage; 3 finished, but some files had problems (see
 //! `lacuna problems`); 130 cancelled (Ctrl-C) — a re-run resumes.
 
+mod labels;
 mod output;
 
 use std::path::PathBuf;
@@ -19,9 +20,9 @@ use lacuna_api::{
 };
 
 /// Exit code when an import finished but some files could not be taken.
-const EXIT_PROBLEMS: u8 = 3;
+pub(crate) const EXIT_PROBLEMS: u8 = 3;
 /// Exit code when the user cancelled (as a shell reports SIGINT).
-const EXIT_CANCELLED: u8 = 130;
+pub(crate) const EXIT_CANCELLED: u8 = 130;
 
 #[derive(Debug, Parser)]
 #[command(name = "lacuna", version, about = "Turn image folders into labeled, versioned training data.")]
@@ -29,6 +30,10 @@ struct Cli {
     /// The project directory (holds catalog.sqlite and the thumbnail cache).
     #[arg(short, long, global = true, env = "LACUNA_PROJECT", default_value = ".")]
     project: PathBuf,
+    /// Who is working: recorded on every edit, and whose edits undo and redo act on.
+    /// Default: $LACUNA_USER, else $USER.
+    #[arg(long, global = true, env = "LACUNA_USER")]
+    author: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -75,6 +80,14 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Classes, annotations, review, image states, undo/redo, label import.
+    #[command(subcommand)]
+    Labels(labels::LabelsCommand),
+    /// Freeze, list and diff dataset versions.
+    #[command(subcommand)]
+    Version(labels::VersionCommand),
+    /// Write a version as COCO, YOLO, VOC or PNG masks, with a manifest.
+    Export(labels::ExportArgs),
     /// Files the last import (or --job N) could not take, and why.
     Problems {
         #[arg(long)]
@@ -215,7 +228,25 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let clock = Arc::new(SystemClock);
+    let author = cli
+        .author
+        .clone()
+        .or_else(|| std::env::var("USER").ok())
+        .filter(|a| !a.trim().is_empty())
+        .unwrap_or_else(|| "local".to_string());
     match cli.command {
+        Command::Labels(cmd) => {
+            let project = Project::open(&cli.project, clock).map_err(api)?;
+            labels::labels(&project, &author, cmd)
+        }
+        Command::Version(cmd) => {
+            let project = Project::open(&cli.project, clock).map_err(api)?;
+            labels::version(&project, &author, cmd)
+        }
+        Command::Export(args) => {
+            let project = Project::open(&cli.project, clock).map_err(api)?;
+            labels::export(&project, args)
+        }
         Command::Init { dir } => {
             let dir = dir.unwrap_or(cli.project);
             let project = Project::create(&dir, clock).map_err(api)?;
@@ -301,7 +332,7 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
 }
 
 /// API errors carry their stable code into the message.
-fn api(err: ApiError) -> anyhow::Error {
+pub(crate) fn api(err: ApiError) -> anyhow::Error {
     anyhow::anyhow!("{} [{}]", err.message, err.code.as_str())
 }
 
@@ -333,7 +364,7 @@ fn import(project: &Project, args: ImportArgs) -> anyhow::Result<ExitCode> {
 
 /// First Ctrl-C: stop cleanly (what is committed stays). Second: leave at once (still safe:
 /// every batch is one transaction).
-fn install_interrupt_handler(cancel: Arc<AtomicBool>) -> Result<(), ctrlc::Error> {
+pub(crate) fn install_interrupt_handler(cancel: Arc<AtomicBool>) -> Result<(), ctrlc::Error> {
     let presses = AtomicUsize::new(0);
     ctrlc::set_handler(move || {
         if presses.fetch_add(1, Ordering::SeqCst) == 0 {

@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use lacuna_api::{
-    ImageDetails, ImageSummary, ImportProgress, ImportStatus, ImportSummary, PredictionDto, PrelabelProgress,
-    PrelabelSummary, ProblemDto, ProjectStatus, RunDto,
+    Annotation, ClassDto, Geometry, ImageDetails, ImageSummary, ImportProgress, ImportStatus, ImportSummary,
+    LabelImportReport, PredictionDto, PrelabelProgress, PrelabelSummary, ProblemDto, ProjectStatus, RunDto,
+    VersionDiffDto, VersionDto,
 };
 use serde::Serialize;
 
@@ -302,6 +303,147 @@ pub fn print_runs(runs: &[RunDto]) -> std::io::Result<()> {
             r.batch_size,
             if r.flip_tta { " flip-TTA" } else { "" }
         )?;
+    }
+    Ok(())
+}
+
+pub fn print_label_import(r: &LabelImportReport) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    for p in &r.problems {
+        writeln!(out, "{} [{}]: {}", p.location, p.kind.as_str(), p.message)?;
+    }
+    let c = &r.counts;
+    writeln!(
+        out,
+        "{}: {} of {} images matched; {} annotations added, {} already there, {} replaced; {} images with no objects{}",
+        r.format.as_str(),
+        r.images_matched,
+        r.images_in_file,
+        c.annotations_added,
+        c.annotations_unchanged,
+        c.annotations_replaced,
+        c.images_empty,
+        if r.classes_created.is_empty() {
+            String::new()
+        } else {
+            format!("; new classes: {}", r.classes_created.join(", "))
+        }
+    )?;
+    if !r.problems.is_empty() {
+        writeln!(out, "{} problem(s)", r.problems.len())?;
+    }
+    Ok(())
+}
+
+pub fn print_classes(classes: &[ClassDto]) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    if classes.is_empty() {
+        writeln!(out, "no classes")?;
+    }
+    for c in classes {
+        writeln!(
+            out,
+            "{:>4}  {:<24} {}  key {:<2} {:>8} annotations",
+            c.class.id,
+            c.class.name,
+            c.class.color,
+            c.class.hotkey.as_deref().unwrap_or("-"),
+            c.annotations
+        )?;
+    }
+    Ok(())
+}
+
+pub fn print_annotations(anns: &[Annotation], classes: &[ClassDto]) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    for a in anns {
+        let class = classes.iter().find(|c| c.class.id == a.class).map_or("?", |c| c.class.name.as_str());
+        let shape = match &a.geometry {
+            Geometry::Box(b) => format!("box {} {} {} {}", b.x0, b.y0, b.x1, b.y1),
+            Geometry::Polygon { parts } => {
+                format!(
+                    "polygon {} part(s), {} points",
+                    parts.len(),
+                    parts.iter().map(Vec::len).sum::<usize>()
+                )
+            }
+            Geometry::Mask(m) => format!("mask {} px", m.area()),
+        };
+        writeln!(
+            out,
+            "{:>6}  {:<16} {:<40} {:<8} {} by {}",
+            a.id,
+            class,
+            shape,
+            a.source.as_str(),
+            a.review_state.as_str(),
+            a.author
+        )?;
+    }
+    if anns.is_empty() {
+        writeln!(out, "no annotations")?;
+    }
+    Ok(())
+}
+
+pub fn print_versions(versions: &[VersionDto]) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    if versions.is_empty() {
+        writeln!(out, "no versions yet; freeze one with `lacuna version freeze`")?;
+    }
+    for v in versions {
+        writeln!(
+            out,
+            "{}  {:<16} {:>8} images {:>9} annotations  by {}{}",
+            v.short_id,
+            v.name,
+            v.images,
+            v.annotations,
+            v.created_by,
+            v.parent.as_ref().map(|p| format!("  (parent {})", &p[..12.min(p.len())])).unwrap_or_default()
+        )?;
+    }
+    Ok(())
+}
+
+pub fn print_diff(d: &VersionDiffDto) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    let c = &d.diff.counts;
+    writeln!(out, "{} ({}) -> {} ({})", d.from.name, d.from.short_id, d.to.name, d.to.short_id)?;
+    writeln!(
+        out,
+        "images: +{} -{}, {} changed, {} moved between splits",
+        c.images_added, c.images_removed, c.images_changed, c.images_split_changed
+    )?;
+    writeln!(
+        out,
+        "annotations: +{} -{}, {} changed ({} class changes), {} unchanged",
+        c.annotations_added,
+        c.annotations_removed,
+        c.annotations_changed,
+        c.annotations_class_changed,
+        c.annotations_unchanged
+    )?;
+    for (pair, n) in &d.diff.class_changes {
+        writeln!(out, "  class {pair}: {n}")?;
+    }
+    for p in &d.diff.images_added {
+        writeln!(out, "+ {p}")?;
+    }
+    for p in &d.diff.images_removed {
+        writeln!(out, "- {p}")?;
+    }
+    for a in &d.diff.annotations_added {
+        writeln!(out, "+ {} {}", a.path, a.annotation.class)?;
+    }
+    for a in &d.diff.annotations_removed {
+        writeln!(out, "- {} {}", a.path, a.annotation.class)?;
+    }
+    for ch in &d.diff.annotations_changed {
+        writeln!(out, "~ {} {} -> {} (IoU {:.2})", ch.path, ch.before.class, ch.after.class, ch.iou)?;
+    }
+    if d.diff.truncated {
+        writeln!(out, "(lists cut short; --max-details or --json for more)")?;
     }
     Ok(())
 }

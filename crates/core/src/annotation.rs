@@ -555,11 +555,11 @@ mod tests {
     #[test]
     fn validate_names_the_problem() {
         let g = Geometry::Polygon { parts: vec![vec![[0.0, 0.0], [1.0, 1.0]]] };
-        assert!(g.validate(10, 10).unwrap_err().0.contains("part 0 has 2 points"));
+        assert!(g.validate(10, 10).expect_err("invalid").0.contains("part 0 has 2 points"));
         let g = Geometry::Box(BoxXyxy { x0: 5.0, y0: 0.0, x1: 1.0, y1: 3.0 });
-        assert!(g.validate(10, 10).unwrap_err().0.contains("swapped"));
+        assert!(g.validate(10, 10).expect_err("invalid").0.contains("swapped"));
         let g = Geometry::Mask(Rle::from_mask(&BinaryMask::new(4, 4)));
-        assert!(g.validate(5, 4).unwrap_err().0.contains("4x4"));
+        assert!(g.validate(5, 4).expect_err("invalid").0.contains("4x4"));
     }
 
     #[test]

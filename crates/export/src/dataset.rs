@@ -20,6 +20,7 @@ const SPOOL_FILE: &str = ".lacuna-manifest-images.jsonl";
 /// The images of a version, in a fixed order.
 pub trait DatasetSource {
     /// Calls `visit` once per image with its annotations, in the same order on every call.
+    #[allow(clippy::type_complexity)]
     fn for_each_image(
         &mut self,
         visit: &mut dyn FnMut(&DatasetImage, &[DatasetAnnotation]) -> Result<(), ExportError>,
@@ -153,10 +154,9 @@ fn dir_has_entries(dir: &Path) -> Result<bool, ExportError> {
     match std::fs::read_dir(dir) {
         Ok(mut entries) => Ok(entries.next().is_some()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-        Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => Err(ExportError::Invalid(format!(
-            "{}: exists and is a file, not a folder",
-            dir.display()
-        ))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => {
+            Err(ExportError::Invalid(format!("{}: exists and is a file, not a folder", dir.display())))
+        }
         Err(e) => Err(ExportError::io(dir, &e)),
     }
 }
@@ -204,8 +204,12 @@ fn write_staged(
         split.images += 1;
         split.annotations += annotations.len() as u64;
         for a in annotations {
-            *counts.per_class.entry(req.classes[a.class_index].clone()).or_default().entry(image.split).or_default() +=
-                1;
+            *counts
+                .per_class
+                .entry(req.classes[a.class_index].clone())
+                .or_default()
+                .entry(image.split)
+                .or_default() += 1;
         }
         for (key, value) in &image.provenance.conditions {
             *counts

@@ -12,7 +12,9 @@ pub enum ExportError {
     #[error("{0}")]
     Invalid(String),
     /// An image file differs from what the catalog recorded (changed since import).
-    #[error("{path}: the file changed since it was imported (hash {actual}, catalog has {expected}); re-import the folder")]
+    #[error(
+        "{path}: the file changed since it was imported (hash {actual}, catalog has {expected}); re-import the folder"
+    )]
     ChangedSource { path: PathBuf, expected: String, actual: String },
     #[error("cancelled")]
     Cancelled,
@@ -23,7 +25,12 @@ impl ExportError {
         Self::Io { path: path.to_path_buf(), message: err.to_string() }
     }
 
-    pub fn malformed(file: &Path, line: Option<u64>, field: Option<String>, message: impl Into<String>) -> Self {
+    pub fn malformed(
+        file: &Path,
+        line: Option<u64>,
+        field: Option<String>,
+        message: impl Into<String>,
+    ) -> Self {
         Self::Malformed {
             location: crate::Location { file: file.to_path_buf(), line, field },
             message: message.into(),

@@ -27,13 +27,13 @@ use std::path::Path;
 pub use dataset::{DatasetSource, ExportRequest, ExportSummary, MANIFEST_FILE, write_dataset};
 pub use error::ExportError;
 pub use model::{
-    Coordinates, DatasetAnnotation, DatasetImage, Format, ImageMode, LabelProblem, LabelProblemKind, LabelSet,
-    LabeledAnnotation, LabeledImage, Location, Provenance,
+    Coordinates, DatasetAnnotation, DatasetImage, Format, ImageMode, LabelProblem, LabelProblemKind,
+    LabelSet, LabeledAnnotation, LabeledImage, Location, Provenance,
 };
 pub use output::{OutputDir, OutputFile, WrittenFile};
 pub use version::{
-    AnnotationChange, AnnotationOnly, DiffBuilder, DiffCounts, DiffSide, FrozenAnnotation, GroupBy, SplitChange,
-    SplitConfig, VersionDiff, VersionHasher, VersionInfo, canonical_order,
+    AnnotationChange, AnnotationOnly, DiffBuilder, DiffCounts, DiffSide, FrozenAnnotation, GroupBy,
+    SplitChange, SplitConfig, VersionDiff, VersionHasher, VersionInfo, canonical_order,
 };
 
 /// Guesses the format of a label file or dataset folder: `.json` is COCO; `.yaml`/`.yml`

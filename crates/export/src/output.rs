@@ -112,7 +112,12 @@ impl<'a> OutputDir<'a> {
     /// Puts `image` at `rel` as `mode` says: copy (hashed while copied and checked against the
     /// catalog's hash), hard link (copy where linking fails), reference (listed with its
     /// absolute path) or nothing.
-    pub fn place_image(&mut self, rel: &str, image: &DatasetImage, mode: ImageMode) -> Result<(), ExportError> {
+    pub fn place_image(
+        &mut self,
+        rel: &str,
+        image: &DatasetImage,
+        mode: ImageMode,
+    ) -> Result<(), ExportError> {
         match mode {
             ImageMode::None => Ok(()),
             ImageMode::Reference => {
@@ -134,7 +139,9 @@ impl<'a> OutputDir<'a> {
                         });
                         Ok(())
                     }
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(ExportError::io(&image.source_path, &e)),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        Err(ExportError::io(&image.source_path, &e))
+                    }
                     Err(_) => {
                         self.link_fallbacks += 1;
                         self.copy_image(rel, image)

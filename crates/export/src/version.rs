@@ -139,8 +139,12 @@ impl FrozenAnnotation {
     /// hashing and for the canonical order. Authors, sources and review states are provenance:
     /// they are kept with the version but do not change its id.
     pub fn content_bytes(&self) -> Vec<u8> {
-        serde_json::to_vec(&ContentView { class: &self.class, geometry: &self.geometry, attributes: &self.attributes })
-            .unwrap_or_default()
+        serde_json::to_vec(&ContentView {
+            class: &self.class,
+            geometry: &self.geometry,
+            attributes: &self.attributes,
+        })
+        .unwrap_or_default()
     }
 }
 
@@ -163,7 +167,13 @@ impl VersionHasher {
     }
 
     /// Adds an image (annotations in canonical order, see [`canonical_order`]).
-    pub fn add_image(&mut self, path: &str, content_hash_hex: &str, split: Split, annotations: &[FrozenAnnotation]) {
+    pub fn add_image(
+        &mut self,
+        path: &str,
+        content_hash_hex: &str,
+        split: Split,
+        annotations: &[FrozenAnnotation],
+    ) {
         let mut h = blake3::Hasher::new();
         h.update(content_hash_hex.as_bytes());
         h.update(b"\n");
@@ -304,10 +314,13 @@ impl DiffBuilder {
                     let change = SplitChange { path: path.to_string(), before: b.split, after: a.split };
                     Self::push(&mut d.split_changes, change, max, &mut d.truncated);
                 }
-                let changed_before = d.counts.annotations_added + d.counts.annotations_removed + d.counts.annotations_changed;
+                let changed_before =
+                    d.counts.annotations_added + d.counts.annotations_removed + d.counts.annotations_changed;
                 self.match_annotations(path, b.annotations, a.annotations);
                 let d = &mut self.diff;
-                if d.counts.annotations_added + d.counts.annotations_removed + d.counts.annotations_changed > changed_before {
+                if d.counts.annotations_added + d.counts.annotations_removed + d.counts.annotations_changed
+                    > changed_before
+                {
                     d.counts.images_changed += 1;
                 }
             }
@@ -417,10 +430,14 @@ mod tests {
         for (i, s) in first.iter().enumerate().step_by(97) {
             assert_eq!(cfg.assign(&format!("img{i}")), *s);
         }
-        let r = SplitConfig::parse_ratios("70,20,10", GroupBy::Camera).unwrap();
+        let r = SplitConfig::parse_ratios("70,20,10", GroupBy::Camera).expect("valid");
         assert!((r.train - 0.7).abs() < 1e-12 && r.group_by == GroupBy::Camera);
-        assert!(SplitConfig::parse_ratios("0.8,0.2", GroupBy::Image).unwrap_err().contains("three ratios"));
-        assert!(SplitConfig::parse_ratios("a,1,1", GroupBy::Image).unwrap_err().contains("`a`"));
+        assert!(
+            SplitConfig::parse_ratios("0.8,0.2", GroupBy::Image).expect_err("two").contains("three ratios")
+        );
+        assert!(
+            SplitConfig::parse_ratios("a,1,1", GroupBy::Image).expect_err("not a number").contains("`a`")
+        );
     }
 
     #[test]
