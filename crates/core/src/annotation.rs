@@ -455,7 +455,8 @@ pub struct LabelClass {
 /// Checks a colour is `#rrggbb` and returns it lower-cased.
 pub fn parse_color(s: &str) -> Option<String> {
     let hex = s.strip_prefix('#')?;
-    (hex.len() == 6 && hex.chars().all(|c| c.is_ascii_hexdigit())).then(|| format!("#{}", hex.to_ascii_lowercase()))
+    (hex.len() == 6 && hex.chars().all(|c| c.is_ascii_hexdigit()))
+        .then(|| format!("#{}", hex.to_ascii_lowercase()))
 }
 
 /// A stable colour for the `index`-th class (a 20-colour palette, then repeats).
