@@ -148,7 +148,25 @@ impl Project {
         Ok(self.catalog()?.annotations_of_image(image)?)
     }
 
-    /// Draws annotations (one undo step).
+    /// Geometry drawn past the image's edge, clipped to it (as an annotation tool does).
+    fn clip_to_image(&self, image: ImageId, geometry: &Geometry) -> Result<Geometry, ApiError> {
+        let row = self
+            .catalog()?
+            .image(image)?
+            .ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("image {image} not found")))?;
+        let (w, h) = (row.probed.width_px, row.probed.height_px);
+        geometry.validate(w, h).map_err(|e| ApiError::invalid(format!("image {image}: {e}")))?;
+        let (clipped, _) = geometry.clipped(w, h);
+        if clipped.area() <= 0.0 {
+            return Err(ApiError::invalid(format!(
+                "image {image}: the {} has no area inside the {w}x{h} image",
+                clipped.kind().as_str()
+            )));
+        }
+        Ok(clipped)
+    }
+
+    /// Draws annotations (one undo step); geometry past the image's edge is clipped.
     pub fn add_annotations(
         &self,
         author: &str,
@@ -161,7 +179,7 @@ impl Project {
                 Ok(NewAnnotation {
                     image: input.image,
                     class: find_class(&classes, &input.class)?.id,
-                    geometry: input.geometry.clone(),
+                    geometry: self.clip_to_image(input.image, &input.geometry)?,
                     attributes: input.attributes.clone(),
                     source: AnnotationSource::Human,
                     score: None,
@@ -181,11 +199,17 @@ impl Project {
         edit: &AnnotationEdit,
     ) -> Result<Annotation, ApiError> {
         let class = edit.class.as_deref().map(|c| self.resolve_class(c)).transpose()?;
-        let patch = AnnotationPatch {
-            class: class.map(|c| c.id),
-            geometry: edit.geometry.clone(),
-            attributes: edit.attributes.clone(),
+        let geometry = match &edit.geometry {
+            Some(g) => {
+                let image = self.catalog()?.annotation(id)?.map(|a| a.image).ok_or_else(|| {
+                    ApiError::new(ErrorCode::NotFound, format!("annotation {id} not found"))
+                })?;
+                Some(self.clip_to_image(image, g)?)
+            }
+            None => None,
         };
+        let patch =
+            AnnotationPatch { class: class.map(|c| c.id), geometry, attributes: edit.attributes.clone() };
         let now = self.clock().now_unix_s();
         Ok(self.catalog()?.update_annotation(author, id, &patch, now)?)
     }

@@ -129,7 +129,7 @@ CREATE TABLE dataset_version (
     annotations       INTEGER NOT NULL,
     created_by        TEXT NOT NULL,
     created_at_unix_s INTEGER NOT NULL
-) STRICT, WITHOUT ROWID;
+) STRICT;
 
 -- An image of a version with its annotations as they were when frozen (JSON array of
 -- FrozenAnnotation in canonical order) and the provenance the manifest lists.

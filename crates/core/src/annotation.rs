@@ -228,20 +228,14 @@ impl Geometry {
                 (Self::Box(b), changed)
             }
             Self::Polygon { parts } => {
-                let mut changed = false;
-                let parts = parts
-                    .iter()
-                    .map(|part| {
-                        part.iter()
-                            .map(|&[x, y]| {
-                                let p = [x.clamp(0.0, w), y.clamp(0.0, h)];
-                                changed |= p != [x, y];
-                                p
-                            })
-                            .collect()
-                    })
-                    .collect();
-                (Self::Polygon { parts }, changed)
+                let inside =
+                    parts.iter().flatten().all(|&[x, y]| (0.0..=w).contains(&x) && (0.0..=h).contains(&y));
+                if inside {
+                    return (self.clone(), false);
+                }
+                let parts: Vec<Vec<[f64; 2]>> =
+                    parts.iter().map(|p| clip_polygon(p, w, h)).filter(|p| p.len() >= 3).collect();
+                (Self::Polygon { parts }, true)
             }
             Self::Mask(_) => (self.clone(), false),
         }
@@ -279,6 +273,42 @@ impl Geometry {
             },
         }
     }
+}
+
+/// Sutherland–Hodgman: the part of a polygon inside `0..w` × `0..h` (the true intersection
+/// for convex and most concave outlines; never a point outside the image).
+fn clip_polygon(part: &[[f64; 2]], w: f64, h: f64) -> Vec<[f64; 2]> {
+    // Each edge: keep points where `inside(p)`; the crossing found by solving on one axis.
+    let edges: [(usize, f64, bool); 4] = [(0, 0.0, true), (0, w, false), (1, 0.0, true), (1, h, false)];
+    let mut out: Vec<[f64; 2]> = part.to_vec();
+    for (axis, limit, keep_above) in edges {
+        if out.is_empty() {
+            break;
+        }
+        let inside = |p: &[f64; 2]| if keep_above { p[axis] >= limit } else { p[axis] <= limit };
+        let input = std::mem::take(&mut out);
+        for i in 0..input.len() {
+            let cur = input[i];
+            let prev = input[(i + input.len() - 1) % input.len()];
+            let cross = |a: [f64; 2], b: [f64; 2]| {
+                let t = (limit - a[axis]) / (b[axis] - a[axis]);
+                let mut p = [a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1])];
+                p[axis] = limit;
+                p
+            };
+            match (inside(&prev), inside(&cur)) {
+                (true, true) => out.push(cur),
+                (true, false) => out.push(cross(prev, cur)),
+                (false, true) => {
+                    out.push(cross(prev, cur));
+                    out.push(cur);
+                }
+                (false, false) => {}
+            }
+        }
+    }
+    out.dedup();
+    out
 }
 
 fn shoelace(part: &[[f64; 2]]) -> f64 {
@@ -535,6 +565,22 @@ mod tests {
         assert_eq!(c, Geometry::Box(BoxXyxy { x0: 0.0, y0: 2.0, x1: 40.0, y1: 8.0 }));
         let (_, changed) = c.clipped(40, 30);
         assert!(!changed);
+    }
+
+    #[test]
+    fn polygons_are_clipped_to_the_image_not_squashed() {
+        // A triangle poking out of the right edge keeps its inside part exactly.
+        let g = Geometry::Polygon { parts: vec![vec![[10.0, 10.0], [30.0, 10.0], [10.0, 30.0]]] };
+        let (c, changed) = g.clipped(20, 40);
+        assert!(changed);
+        let Geometry::Polygon { parts } = &c else { panic!("still a polygon") };
+        assert!(parts[0].iter().all(|&[x, y]| (0.0..=20.0).contains(&x) && (0.0..=40.0).contains(&y)));
+        // Area of the triangle left of x = 20: 200 - 50 (the cut-off corner triangle).
+        assert!((c.area() - 150.0).abs() < 1e-9, "{}", c.area());
+        // A part entirely outside disappears.
+        let g = Geometry::Polygon { parts: vec![vec![[50.0, 1.0], [60.0, 1.0], [55.0, 5.0]]] };
+        let (c, _) = g.clipped(20, 40);
+        assert_eq!(c, Geometry::Polygon { parts: vec![] });
     }
 
     #[test]
