@@ -150,6 +150,9 @@ pub struct ImageQuery {
     pub captured_before: Option<String>,
     /// Only images that have (true) or have not (false) exact duplicates.
     pub has_duplicates: Option<bool>,
+    /// Only images in this label state: `unlabeled` (never touched included), `in_progress`,
+    /// `labeled`, `labeled_empty`, `reviewed`, `skipped`.
+    pub label_state: Option<String>,
     /// Opaque cursor from the previous page's `next_cursor`.
     pub cursor: Option<String>,
     /// Page size, 1..=1000 (default 100).

@@ -198,6 +198,17 @@ impl Project {
             captured_from: query.captured_from.as_ref().map(|v| v.replace(' ', "T")),
             captured_before: query.captured_before.as_ref().map(|v| v.replace(' ', "T")),
             has_duplicates: query.has_duplicates,
+            label_state: query
+                .label_state
+                .as_deref()
+                .map(|s| {
+                    lacuna_core::ImageLabelState::parse(s).ok_or_else(|| {
+                        ApiError::invalid(format!(
+                            "label state `{s}`: expected unlabeled, in_progress, labeled, labeled_empty, reviewed or skipped"
+                        ))
+                    })
+                })
+                .transpose()?,
         })
     }
 

@@ -94,6 +94,8 @@ enum Part {
     Camera,
     Captured,
     HasDuplicates,
+    /// Never drives: checked per candidate row (one primary-key lookup in `image_label`).
+    LabelState,
 }
 
 impl Part {
@@ -203,6 +205,13 @@ impl FilterSql {
                 params: Vec::new(),
             }),
             None => {}
+        }
+        if let Some(state) = filter.label_state {
+            conds.push(Cond {
+                part: Part::LabelState,
+                sql: "coalesce((SELECT l.state FROM image_label l WHERE l.image_id = i.id), 'unlabeled') = ?",
+                params: vec![Value::Text(state.as_str().to_owned())],
+            });
         }
         Self { conds, has_duplicates: filter.has_duplicates }
     }

@@ -73,6 +73,8 @@ pub struct ImageFilter {
     pub captured_before: Option<String>,
     /// `Some(true)`: only images that have exact duplicates; `Some(false)`: only those without.
     pub has_duplicates: Option<bool>,
+    /// Only images in this label state (`Unlabeled` includes images never touched).
+    pub label_state: Option<lacuna_core::ImageLabelState>,
 }
 
 /// A catalogued image with everything import learned about it.

@@ -239,3 +239,23 @@ fn importing_the_same_labels_twice_adds_nothing_and_one_undo_takes_an_import_bac
     assert!(history.iter().any(|e| e.action_kind == "undo"));
     catalog.integrity_check().expect("integrity");
 }
+
+#[test]
+fn images_filter_by_label_state_and_unlabeled_includes_untouched_images() {
+    let (_dir, mut catalog, images) = catalog_with_images(5);
+    let car = catalog.create_class("lead", "car", None, None, NOW).expect("class");
+    catalog.create_annotations("ann", &[boxed(images[1], car.id, 1.0)], NOW).expect("ann");
+    catalog.set_image_state("ann", images[2], ImageLabelState::Labeled, None, NOW).expect("labeled");
+    catalog.set_image_state("ann", images[3], ImageLabelState::Unlabeled, None, NOW).expect("reset");
+    let ids = |state| {
+        let filter = lacuna_catalog::ImageFilter { label_state: Some(state), ..Default::default() };
+        let mut ids: Vec<i64> =
+            catalog.list_images(&filter, None, 100).expect("list").iter().map(|r| r.id.0).collect();
+        ids.sort_unstable();
+        assert_eq!(catalog.count_images(&filter).expect("count"), ids.len() as u64);
+        ids
+    };
+    assert_eq!(ids(ImageLabelState::Unlabeled), vec![1, 4, 5]);
+    assert_eq!(ids(ImageLabelState::InProgress), vec![2]);
+    assert_eq!(ids(ImageLabelState::Labeled), vec![3]);
+}

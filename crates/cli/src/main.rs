@@ -140,6 +140,13 @@ struct FilterArgs {
     /// Only images without exact duplicates.
     #[arg(long)]
     no_duplicates: bool,
+    /// Only images in this label state (unlabeled, in_progress, labeled, labeled_empty,
+    /// reviewed, skipped).
+    #[arg(long)]
+    state: Option<String>,
+    /// Only images nobody has labeled yet (same as --state unlabeled).
+    #[arg(long, conflicts_with = "state")]
+    unlabeled: bool,
 }
 
 impl FilterArgs {
@@ -157,6 +164,7 @@ impl FilterArgs {
             } else {
                 None
             },
+            label_state: if self.unlabeled { Some("unlabeled".to_owned()) } else { self.state },
             cursor: None,
             limit: None,
         }

@@ -720,4 +720,30 @@ mod prelabel {
         let out = lacuna.run(&["prelabel", "--model", default_model(), "--device", "tpu"], 1);
         assert!(String::from_utf8_lossy(&out.stderr).contains("tpu"));
     }
+
+    #[test]
+    fn prelabel_only_unlabeled_skips_images_people_have_labeled() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let data = tmp.path().join("photos");
+        std::fs::create_dir_all(&data).expect("mkdir");
+        for name in ["dog.jpg", "horses.jpg", "person.jpg"] {
+            std::fs::write(data.join(name), sample_photo(name)).expect("copy");
+        }
+        let lacuna = Lacuna::new(&tmp.path().join("p.lacuna"));
+        lacuna.import(&data, 0);
+        let images = lacuna.all_images(&[]);
+        let dog = images.iter().find(|i| i["path"] == "dog.jpg").expect("dog")["id"].to_string();
+        lacuna.run(&["--author", "ann", "labels", "state", &dog, "labeled_empty"], 0);
+        assert_eq!(lacuna.all_images(&["--unlabeled"]).len(), 2);
+        assert_eq!(lacuna.all_images(&["--state", "labeled_empty"]).len(), 1);
+        let summary = lacuna.json(&["prelabel", "--json", "--model", default_model(), "--unlabeled"], 0);
+        assert_eq!(summary["images_done"], 2, "{summary}");
+        let predictions = lacuna.json(&["predictions", "--json"], 0);
+        assert!(
+            predictions.as_array().expect("array").iter().all(|p| p["path"] != "dog.jpg"),
+            "the labeled image was not pre-labeled: {predictions}"
+        );
+        let out = lacuna.run(&["images", "--state", "done"], 1);
+        assert!(String::from_utf8_lossy(&out.stderr).contains("label state `done`"));
+    }
 }
