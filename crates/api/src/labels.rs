@@ -267,18 +267,24 @@ impl Project {
 
     /// Turns a run's predictions at or above `min_score` into annotations awaiting review
     /// (source `model`, with the run and prediction), for the images given (all the run's
-    /// images when empty). Classes are created by name as needed. Returns how many were added.
+    /// images when empty). Classes are created by name as needed. With `mark_labeled`, the
+    /// images that got annotations are marked `labeled` (the data lead trusts the model there,
+    /// as "approve all" does in other tools). Returns how many annotations were added.
     pub fn adopt_predictions(
         &self,
         author: &str,
         run: RunId,
         min_score: f32,
         images: &[ImageId],
+        mark_labeled: bool,
     ) -> Result<u64, ApiError> {
         let preds = self.catalog()?.predictions_for_adoption(run, min_score)?;
         let wanted: std::collections::HashSet<ImageId> = images.iter().copied().collect();
-        let preds: Vec<_> =
-            preds.into_iter().filter(|p| wanted.is_empty() || wanted.contains(&p.image)).collect();
+        let adopted = self.catalog()?.adopted_predictions(run)?;
+        let preds: Vec<_> = preds
+            .into_iter()
+            .filter(|p| (wanted.is_empty() || wanted.contains(&p.image)) && !adopted.contains(&p.prediction))
+            .collect();
         if preds.is_empty() {
             return Ok(0);
         }
@@ -303,6 +309,14 @@ impl Project {
             .collect();
         let n = items.len() as u64;
         catalog.create_annotations(author, &items, now)?;
+        if mark_labeled {
+            let mut touched: Vec<ImageId> = items.iter().map(|i| i.image).collect();
+            touched.dedup();
+            for image in touched {
+                let because = format!("predictions of run {run} adopted (score >= {min_score})");
+                catalog.set_image_state(author, image, ImageLabelState::Labeled, Some(&because), now)?;
+            }
+        }
         Ok(n)
     }
 

@@ -528,3 +528,15 @@ impl Catalog {
         rows.collect::<rusqlite::Result<Vec<_>>>().at(path)
     }
 }
+
+impl Catalog {
+    /// Ids of a run's predictions that already became annotations (adopting twice adds nothing).
+    pub fn adopted_predictions(&self, run: RunId) -> Result<HashSet<i64>, CatalogError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT prediction_id FROM annotation WHERE run_id = ?1 AND prediction_id IS NOT NULL")
+            .at(&self.path)?;
+        let rows = stmt.query_map([run.0], |r| r.get::<_, i64>(0)).at(&self.path)?;
+        rows.collect::<rusqlite::Result<HashSet<_>>>().at(&self.path)
+    }
+}

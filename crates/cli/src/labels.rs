@@ -89,6 +89,9 @@ pub enum LabelsCommand {
         /// Only these images (default: every image of the run).
         #[arg(long)]
         image: Vec<i64>,
+        /// Also mark the images that got annotations `labeled`.
+        #[arg(long)]
+        mark_labeled: bool,
     },
 }
 
@@ -374,9 +377,11 @@ pub fn labels(project: &Project, author: &str, cmd: LabelsCommand) -> anyhow::Re
             }
             Ok(ExitCode::SUCCESS)
         }
-        LabelsCommand::Adopt { run, min_score, image } => {
+        LabelsCommand::Adopt { run, min_score, image, mark_labeled } => {
             let images: Vec<ImageId> = image.into_iter().map(ImageId).collect();
-            let n = project.adopt_predictions(author, RunId(run), min_score, &images).map_err(api)?;
+            let n = project
+                .adopt_predictions(author, RunId(run), min_score, &images, mark_labeled)
+                .map_err(api)?;
             output::print_line(&format!("{n} predictions became annotations awaiting review"))?;
             Ok(ExitCode::SUCCESS)
         }
