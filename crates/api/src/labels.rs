@@ -294,12 +294,12 @@ impl Project {
         let now = self.clock().now_unix_s();
         let mut catalog = self.catalog()?;
         let ids = catalog.ensure_classes(author, &names, now)?;
-        let class_of: HashMap<&str, ClassId> = names.iter().map(String::as_str).zip(ids).collect();
+        let class_of: HashMap<String, ClassId> = names.iter().map(|c| c.to_lowercase()).zip(ids).collect();
         let items: Vec<NewAnnotation> = preds
             .iter()
             .map(|p| NewAnnotation {
                 image: p.image,
-                class: class_of[p.class_name.as_str()],
+                class: class_of[&p.class_name.to_lowercase()],
                 geometry: p.geometry.clone(),
                 attributes: Attributes::default(),
                 source: AnnotationSource::Model { run, prediction: Some(p.prediction) },
@@ -340,22 +340,21 @@ impl Project {
             .file_name()
             .map_or_else(|| req.path.display().to_string(), |n| n.to_string_lossy().into_owned());
 
-        // Classes used by the annotations, in the file's order.
-        let mut used: Vec<String> = Vec::new();
+        // Every class the file lists, in its order (a dataset's class list is part of it, even
+        // classes no annotation uses yet), then any used class the list lacks.
+        let mut ordered: Vec<String> = Vec::new();
+        for c in &set.classes {
+            if !ordered.iter().any(|o| o.eq_ignore_ascii_case(c)) {
+                ordered.push(c.clone());
+            }
+        }
         for img in &set.images {
             for a in &img.annotations {
-                if !used.contains(&a.class) {
-                    used.push(a.class.clone());
+                if !ordered.iter().any(|o| o.eq_ignore_ascii_case(&a.class)) {
+                    ordered.push(a.class.clone());
                 }
             }
         }
-        let ordered: Vec<String> = set
-            .classes
-            .iter()
-            .filter(|c| used.contains(c))
-            .cloned()
-            .chain(used.iter().filter(|c| !set.classes.contains(c)).cloned())
-            .collect();
         let existing: Vec<String> =
             self.catalog()?.label_classes(false)?.into_iter().map(|c| c.name.to_lowercase()).collect();
         let classes_created: Vec<String> =
@@ -408,11 +407,12 @@ impl Project {
         }
         let mut catalog = self.catalog()?;
         let class_ids = catalog.ensure_classes(&req.author, &ordered, now)?;
-        let class_of: HashMap<&str, ClassId> = ordered.iter().map(String::as_str).zip(class_ids).collect();
+        let class_of: HashMap<String, ClassId> =
+            ordered.iter().map(|c| c.to_lowercase()).zip(class_ids).collect();
         for (image, anns) in prepared {
             let news = anns.into_iter().map(|(class, geometry, attributes)| NewAnnotation {
                 image,
-                class: class_of[class.as_str()],
+                class: class_of[&class.to_lowercase()],
                 geometry,
                 attributes,
                 source: AnnotationSource::Imported,

@@ -237,6 +237,10 @@ impl Project {
         let split_counts =
             Split::ALL.iter().map(|s| (*s, split_counts.get(s).copied().unwrap_or(0))).collect();
         let existing = catalog.versions()?;
+        let parent = match &req.parent {
+            Some(r) => Some(catalog.resolve_version(r)?.id),
+            None => existing.first().map(|v| v.id.clone()),
+        };
         if let Some(row) = existing.iter().find(|v| v.id == id) {
             return Ok(FreezeResult {
                 version: VersionDto::from_row(row)?,
@@ -245,10 +249,6 @@ impl Project {
                 images_missing,
             });
         }
-        let parent = match &req.parent {
-            Some(r) => Some(catalog.resolve_version(r)?.id),
-            None => existing.first().map(|v| v.id.clone()),
-        };
         let name = match &req.name {
             Some(n) if n.trim().is_empty() => return Err(ApiError::invalid("version name cannot be empty")),
             Some(n) => n.trim().to_string(),
