@@ -1338,6 +1338,7 @@ mod tests {
             captured_from: Some("2024-01".into()),
             captured_before: Some("2024-02".into()),
             has_duplicates: Some(true),
+            label_state: Some(lacuna_core::ImageLabelState::Labeled),
         };
         let sql = FilterSql::new(&filter);
         let mut drivers = sql.candidates(Purpose::List);
