@@ -43,6 +43,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0004_annotations_and_versions",
         sql: include_str!("../migrations/0004_annotations_and_versions.sql"),
     },
+    Migration {
+        name: "0005_conditions_and_queues",
+        sql: include_str!("../migrations/0005_conditions_and_queues.sql"),
+    },
 ];
 
 /// Applies migrations `from + 1 ..= to`, each in its own transaction that also sets
