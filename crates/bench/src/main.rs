@@ -5,11 +5,18 @@
 //!   all cores; plus full-size decode and hashing for scale, and an unchanged re-import.
 //! - `catalog`: a generated catalog of 1,000,000 images: open, a filtered page of 200 rows per
 //!   filter, counts by camera.
+//! - `export`: a generated project of 100,000 images and 1,000,000 boxes: a bare read of every
+//!   annotation row (the baseline), freezing two versions (1% of images changed in between),
+//!   their diff, and COCO and YOLO exports with `--images none` (generated images have no
+//!   files); each step runs in its own child process (hidden `export-step`) so its peak RSS
+//!   is its own. One measurement per step (each takes seconds), not a median.
 //! - `gen-jpegs`: just write the generated folder.
 //!
-//! Figures are medians of several repeats and are printed as a table and as JSON (`--json`).
+//! Figures are medians of several repeats (single runs for `export`) and are printed as a table
+//! and as JSON (`--json`).
 
 mod catalog_bench;
+mod export_bench;
 mod import_bench;
 mod synth;
 mod vision_bench;
@@ -105,6 +112,38 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Freeze, diff and COCO / YOLO export timings and peak memory on a generated project.
+    Export {
+        #[arg(long, default_value_t = 100_000)]
+        images: u64,
+        /// Mean boxes per image (uniform 0..=2x; the total is exactly images x this).
+        #[arg(long, default_value_t = 10)]
+        boxes_per_image: u32,
+        /// Project folder to create (must not hold a project); a temporary one when omitted.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// (internal) one `export` step in this process; prints one JSON line.
+    #[command(hide = true)]
+    ExportStep {
+        #[arg(long)]
+        project: PathBuf,
+        /// scan | freeze | diff | coco | yolo
+        #[arg(long)]
+        step: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long)]
+        version: Option<String>,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -142,6 +181,14 @@ fn main() -> anyhow::Result<()> {
             vision_bench::profile(&model, size, batch, repeats)
         }
         Cmd::Catalog { rows, repeats, json } => catalog_bench::run(rows, repeats.max(1), json),
+        Cmd::Export { images, boxes_per_image, dir, json } => {
+            export_bench::run(images, boxes_per_image, dir, json)
+        }
+        Cmd::ExportStep { project, step, name, from, to, version, out } => {
+            let output = export_bench::step(&project, &step, name, from, to, version, out)?;
+            println!("{}", serde_json::to_string(&output)?);
+            Ok(())
+        }
     }
 }
 

@@ -23,11 +23,13 @@
 
 mod annotations;
 mod catalog;
+mod conditions;
 mod error;
 mod migrations;
 mod models;
 mod query;
 mod synthetic;
+mod synthetic_labels;
 mod types;
 mod versions;
 
@@ -36,11 +38,12 @@ pub use annotations::{
     LabelImportCounts, NewAnnotation,
 };
 pub use catalog::Catalog;
+pub use conditions::{ConditionClaim, DeriveInput, PoolImage};
 pub use error::CatalogError;
 pub use migrations::SCHEMA_VERSION;
 pub use models::{
-    AdoptablePrediction, ModelRecord, ModelRunRow, PredictionRecord, PredictionRow, RunImageResult,
-    RunParams, RunProblem,
+    AdoptablePrediction, ModelRecord, ModelRunRow, PredictionRecord, PredictionRow, RankPrediction,
+    RunImageResult, RunParams, RunProblem,
 };
 pub use types::{
     CatalogCounts, DuplicateRow, HashMatch, ImageFilter, ImageRow, ImportCounts, ImportOp, JobRow, JobStatus,

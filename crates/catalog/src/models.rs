@@ -540,3 +540,75 @@ impl Catalog {
         rows.collect::<rusqlite::Result<HashSet<_>>>().at(&self.path)
     }
 }
+
+/// A stored prediction without its image's path (what ranking reads, image by image).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RankPrediction {
+    pub image: ImageId,
+    pub id: i64,
+    pub class_id: u32,
+    pub score: f32,
+    pub bbox_xyxy_px: [f32; 4],
+    pub flipped: bool,
+    pub class_probs: Vec<f32>,
+}
+
+impl Catalog {
+    /// Calls `visit` with every prediction of `run` scoring at least `min_score`, in image-id
+    /// order.
+    pub fn for_each_prediction<E: From<CatalogError>>(
+        &self,
+        run: RunId,
+        min_score: f32,
+        mut visit: impl FnMut(RankPrediction) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT image_id, id, class_id, score, x0_px, y0_px, x1_px, y1_px, flipped, class_probs \
+                 FROM prediction WHERE run_id = ?1 AND score >= ?2 ORDER BY image_id, id",
+            )
+            .at(&self.path)?;
+        let mut rows = stmt.query(rusqlite::params![run.0, f64::from(min_score)]).at(&self.path)?;
+        while let Some(r) = rows.next().at(&self.path)? {
+            let f = |i: usize| r.get::<_, f64>(i).map(|v| v as f32);
+            let blob: Vec<u8> = r.get(9).at(&self.path)?;
+            visit(RankPrediction {
+                image: ImageId(r.get(0).at(&self.path)?),
+                id: r.get(1).at(&self.path)?,
+                class_id: r.get(2).at(&self.path)?,
+                score: f(3).at(&self.path)?,
+                bbox_xyxy_px: [
+                    f(4).at(&self.path)?,
+                    f(5).at(&self.path)?,
+                    f(6).at(&self.path)?,
+                    f(7).at(&self.path)?,
+                ],
+                flipped: r.get(8).at(&self.path)?,
+                class_probs: blob_to_f32s(&blob),
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Calls `visit` with every stored embedding of `run`, in image-id order.
+    pub fn for_each_embedding<E: From<CatalogError>>(
+        &self,
+        run: RunId,
+        mut visit: impl FnMut(ImageId, Vec<f32>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT image_id, embedding FROM model_run_image WHERE run_id = ?1 AND embedding IS NOT NULL \
+                 ORDER BY image_id",
+            )
+            .at(&self.path)?;
+        let mut rows = stmt.query([run.0]).at(&self.path)?;
+        while let Some(r) = rows.next().at(&self.path)? {
+            let blob: Vec<u8> = r.get(1).at(&self.path)?;
+            visit(ImageId(r.get(0).at(&self.path)?), blob_to_f32s(&blob))?;
+        }
+        Ok(())
+    }
+}
