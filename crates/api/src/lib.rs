@@ -24,6 +24,7 @@ mod job;
 mod labels;
 mod prelabel;
 mod project;
+mod select;
 mod versions;
 
 pub use clock::{Clock, FixedClock, SystemClock};
@@ -44,9 +45,13 @@ pub use lacuna_core::{
     ImageLabelState, LabelClass, ReviewState, Rle, RunId, Split,
 };
 pub use lacuna_export::{ExportSummary, Format, ImageMode, LabelProblem, VersionDiff};
+pub use lacuna_select::queue::Weights;
 pub use prelabel::{
     DEFAULT_MODEL_FILE, MODEL_ENV, PredictionDto, PrelabelProgress, PrelabelRequest, PrelabelStatus,
     PrelabelSummary, RunDto,
 };
 pub use project::{CATALOG_FILE, Project, THUMBNAIL_DIR};
+pub use select::{
+    ConditionImportReport, CoverageReport, QueueEntry, QueueRequest, QueueResult, ReviewItem, ReviewRequest,
+};
 pub use versions::{ExportVersionRequest, FreezeRequest, FreezeResult, VersionDiffDto, VersionDto};

@@ -1,11 +1,11 @@
 //! Use cases around dataset versions: freeze, list, diff, export.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
 use lacuna_catalog::{Catalog, FreezeSourceImage, VersionImageRecord, VersionImageRow, VersionRow};
-use lacuna_core::{ImageId, Split};
+use lacuna_core::{ClassId, ImageId, Split};
 use lacuna_export::{
     DatasetAnnotation, DatasetImage, DatasetSource, DiffBuilder, DiffSide, ExportError, ExportSummary,
     Format, FrozenAnnotation, GroupBy, ImageMode, Provenance, SplitConfig, VersionDiff, VersionHasher,
@@ -111,7 +111,7 @@ impl VersionDto {
     }
 }
 
-fn frozen(class: String, a: &lacuna_core::Annotation) -> FrozenAnnotation {
+fn frozen(class: String, a: lacuna_core::Annotation) -> FrozenAnnotation {
     let (source, run) = match a.source {
         lacuna_core::AnnotationSource::Human => ("human", None),
         lacuna_core::AnnotationSource::Imported => ("imported", None),
@@ -119,14 +119,14 @@ fn frozen(class: String, a: &lacuna_core::Annotation) -> FrozenAnnotation {
     };
     FrozenAnnotation {
         class,
-        geometry: a.geometry.clone(),
-        attributes: a.attributes.clone(),
+        geometry: a.geometry,
+        attributes: a.attributes,
         source: source.to_string(),
         run,
         score: a.score,
-        author: a.author.clone(),
+        author: a.author,
         review_state: a.review_state,
-        reviewer: a.reviewer.clone(),
+        reviewer: a.reviewer,
     }
 }
 
@@ -140,6 +140,109 @@ fn group_key(cfg: &SplitConfig, img: &FreezeSourceImage) -> String {
         }
         GroupBy::Folder => format!("folder:{}:{}", img.root.0, img.rel_dir),
     }
+}
+
+/// Frozen texts written per transaction by the freeze worker.
+const LABELS_BATCH: usize = 2_000;
+
+/// Writes the records' texts through the worker's own connection and keeps only their ids.
+fn store_labels(writer: &mut Catalog, records: &mut [VersionImageRecord]) -> Result<(), ApiError> {
+    let items: Vec<([u8; 32], &str)> =
+        records.iter().map(|r| (r.labels_digest, r.annotations.as_str())).collect();
+    let ids = writer.insert_frozen_labels(&items)?;
+    for (r, id) in records.iter_mut().zip(ids) {
+        r.labels_id = Some(id);
+        r.annotations = String::new();
+    }
+    Ok(())
+}
+
+/// What the freeze worker built.
+struct Built {
+    hasher: VersionHasher,
+    records: Vec<VersionImageRecord>,
+    split_counts: HashMap<Split, u64>,
+    annotation_total: u64,
+}
+
+/// Turns freeze sources into version records: split, canonical order, hash, stored text and
+/// provenance.
+fn build_records(
+    receive: crossbeam_channel::Receiver<FreezeSourceImage>,
+    split: &SplitConfig,
+    prefix: &HashMap<i64, String>,
+    class_names: &HashMap<ClassId, String>,
+    mut writer: Catalog,
+) -> Result<Built, ApiError> {
+    let mut hasher = VersionHasher::new();
+    let mut records = Vec::new();
+    let mut first_group_of_hash: HashMap<[u8; 32], String> = HashMap::new();
+    let mut split_counts: HashMap<Split, u64> = HashMap::new();
+    let mut annotation_total = 0u64;
+    let mut stored = 0usize;
+    for img in receive {
+        // Exact duplicates join the group of the first copy, so they share its split.
+        let key =
+            first_group_of_hash.entry(img.content_hash.0).or_insert_with(|| group_key(split, &img)).clone();
+        let image_split = split.assign(&key);
+        *split_counts.entry(image_split).or_default() += 1;
+        let mut labeled_by: Vec<String> = Vec::new();
+        let mut reviewed_by: Vec<String> = Vec::new();
+        let mut anns: Vec<FrozenAnnotation> = Vec::with_capacity(img.annotations.len());
+        for a in img.annotations {
+            let class = class_names.get(&a.class).cloned().ok_or_else(|| {
+                ApiError::internal(format!("annotation {}: class {} is missing", a.id, a.class))
+            })?;
+            if !labeled_by.contains(&a.author) {
+                labeled_by.push(a.author.clone());
+            }
+            if let Some(r) = &a.reviewer
+                && !reviewed_by.contains(r)
+            {
+                reviewed_by.push(r.clone());
+            }
+            anns.push(frozen(class, a));
+        }
+        labeled_by.sort();
+        reviewed_by.sort();
+        let contents = canonical_order(&mut anns);
+        let export_path = format!("{}{}", prefix.get(&img.root.0).map_or("", String::as_str), img.rel_path);
+        hasher.add_image(&export_path, &img.content_hash.to_hex(), image_split, &contents);
+        let annotations = lacuna_export::frozen::encode(&anns, &contents);
+        let mut conditions = Vec::new();
+        if let Some(c) = &img.camera {
+            conditions.push(("camera".to_string(), c.clone()));
+        }
+        if let Some(day) = img.captured_local.as_ref().and_then(|t| t.get(..10)) {
+            conditions.push(("capture_day".to_string(), day.to_string()));
+        }
+        let provenance = Provenance {
+            selected_because: img.selected_because,
+            prelabeled_by: img.prelabeled_by,
+            labeled_by,
+            reviewed_by,
+            conditions,
+        };
+        annotation_total += anns.len() as u64;
+        records.push(VersionImageRecord {
+            image: img.image,
+            export_path,
+            split: image_split,
+            state: img.state,
+            annotation_count: anns.len() as u64,
+            labels_digest: lacuna_export::blake3_hash(annotations.as_bytes()),
+            annotations,
+            labels_id: None,
+            provenance_json: serde_json::to_string(&provenance)
+                .map_err(|e| ApiError::internal(e.to_string()))?,
+        });
+        if records.len() - stored >= LABELS_BATCH {
+            store_labels(&mut writer, &mut records[stored..])?;
+            stored = records.len();
+        }
+    }
+    store_labels(&mut writer, &mut records[stored..])?;
+    Ok(Built { hasher, records, split_counts, annotation_total })
 }
 
 impl Project {
@@ -158,15 +261,10 @@ impl Project {
         let now = self.clock().now_unix_s();
         let mut catalog = self.catalog()?;
         let classes: Vec<String> = catalog.label_classes(false)?.into_iter().map(|c| c.name).collect();
-        let mut sources: Vec<FreezeSourceImage> = Vec::new();
-        let images_missing = catalog.for_each_freeze_image(|img| {
-            sources.push(img);
-            Ok::<(), ApiError>(())
-        })?;
-
+        let class_names: HashMap<ClassId, String> =
+            catalog.label_classes(true)?.into_iter().map(|c| (c.id, c.name)).collect();
         // Export paths: the path under its folder; with several folders, the folder's name first.
-        let roots: BTreeSet<(i64, String)> =
-            sources.iter().map(|s| (s.root.0, s.root_path.clone())).collect();
+        let roots = catalog.freeze_roots()?;
         let mut prefix: HashMap<i64, String> = HashMap::new();
         if roots.len() > 1 {
             let mut used: HashMap<String, u32> = HashMap::new();
@@ -176,63 +274,25 @@ impl Project {
                     .map_or_else(|| format!("root{id}"), |n| n.to_string_lossy().into_owned());
                 let n = used.entry(base.clone()).or_default();
                 *n += 1;
-                prefix.insert(*id, if *n == 1 { format!("{base}/") } else { format!("{base}-{id}/") });
+                prefix.insert(id.0, if *n == 1 { format!("{base}/") } else { format!("{base}-{id}/") });
             }
         }
 
-        let mut hasher = VersionHasher::new();
-        let mut records = Vec::with_capacity(sources.len());
-        let mut first_group_of_hash: HashMap<[u8; 32], String> = HashMap::new();
-        let mut split_counts: HashMap<Split, u64> = HashMap::new();
-        let mut annotation_total = 0u64;
-        for img in &sources {
-            // Exact duplicates join the group of the first copy, so they share its split.
-            let key = first_group_of_hash
-                .entry(img.content_hash.0)
-                .or_insert_with(|| group_key(&split, img))
-                .clone();
-            let image_split = split.assign(&key);
-            *split_counts.entry(image_split).or_default() += 1;
-            let mut anns: Vec<FrozenAnnotation> =
-                img.annotations.iter().map(|(class, a)| frozen(class.clone(), a)).collect();
-            canonical_order(&mut anns);
-            let export_path =
-                format!("{}{}", prefix.get(&img.root.0).map_or("", String::as_str), img.rel_path);
-            hasher.add_image(&export_path, &img.content_hash.to_hex(), image_split, &anns);
-            let mut labeled_by: Vec<String> = anns.iter().map(|a| a.author.clone()).collect();
-            labeled_by.sort();
-            labeled_by.dedup();
-            let mut reviewed_by: Vec<String> = anns.iter().filter_map(|a| a.reviewer.clone()).collect();
-            reviewed_by.sort();
-            reviewed_by.dedup();
-            let mut conditions = Vec::new();
-            if let Some(c) = &img.camera {
-                conditions.push(("camera".to_string(), c.clone()));
-            }
-            if let Some(day) = img.captured_local.as_ref().and_then(|t| t.get(..10)) {
-                conditions.push(("capture_day".to_string(), day.to_string()));
-            }
-            let provenance = Provenance {
-                selected_because: img.selected_because.clone(),
-                prelabeled_by: img.prelabeled_by.clone(),
-                labeled_by,
-                reviewed_by,
-                conditions,
-            };
-            annotation_total += anns.len() as u64;
-            records.push(VersionImageRecord {
-                image: img.image,
-                export_path,
-                split: image_split,
-                state: img.state,
-                annotation_count: anns.len() as u64,
-                annotations_json: serde_json::to_string(&anns)
-                    .map_err(|e| ApiError::internal(e.to_string()))?,
-                provenance_json: serde_json::to_string(&provenance)
-                    .map_err(|e| ApiError::internal(e.to_string()))?,
+        // Reading the catalog (this thread) and building the frozen records (a worker) overlap:
+        // each takes about half of a freeze.
+        let (send, receive) = crossbeam_channel::bounded::<FreezeSourceImage>(512);
+        let writer = Catalog::open(&self.catalog_path(), now)?;
+        let (images_missing, built) = std::thread::scope(|scope| {
+            let worker = scope.spawn(|| build_records(receive, &split, &prefix, &class_names, writer));
+            let read = catalog.for_each_freeze_image(|img| {
+                send.send(img).map_err(|_| ApiError::internal("the freeze worker stopped early"))
             });
-        }
-        drop(sources);
+            drop(send);
+            let built = worker.join().map_err(|_| ApiError::internal("the freeze worker panicked"));
+            (read, built)
+        });
+        let images_missing = images_missing?;
+        let Built { hasher, records, split_counts, annotation_total } = built??;
         let id = hasher.finish(&classes);
         let split_counts =
             Split::ALL.iter().map(|s| (*s, split_counts.get(s).copied().unwrap_or(0))).collect();
@@ -298,22 +358,21 @@ impl Project {
         let catalog = Catalog::open(&self.catalog_path(), self.clock().now_unix_s())?;
         let a = VersionDto::from_row(&catalog.resolve_version(from)?)?;
         let b = VersionDto::from_row(&catalog.resolve_version(to)?)?;
-        let mut left: Vec<(ImageId, Split, String, String)> = Vec::new();
+        let mut left: Vec<(ImageId, Split, String, String, [u8; 32])> = Vec::new();
         catalog.for_each_version_image(&a.id, true, |row: VersionImageRow| {
-            left.push((row.image, row.split, row.export_path, row.annotations_json));
+            left.push((row.image, row.split, row.export_path, row.annotations, row.labels_digest));
             Ok::<(), ApiError>(())
         })?;
-        let parse = |json: &str, version: &str| -> Result<Vec<FrozenAnnotation>, ApiError> {
-            serde_json::from_str(json).map_err(|e| {
-                ApiError::new(ErrorCode::CatalogCorrupt, format!("version {version}: annotations: {e}"))
-            })
+        let parse = |text: &str, version: &str| -> Result<Vec<FrozenAnnotation>, ApiError> {
+            lacuna_export::frozen::decode(text)
+                .map_err(|e| ApiError::new(ErrorCode::CatalogCorrupt, format!("version {version}: {e}")))
         };
         let mut builder = DiffBuilder::new(max_details, 0.5);
         let mut i = 0usize;
         let mut unchanged_annotations = 0u64;
         catalog.for_each_version_image(&b.id, true, |row: VersionImageRow| {
             while i < left.len() && left[i].0 < row.image {
-                let (_, split, path, json) = &left[i];
+                let (_, split, path, json, _) = &left[i];
                 builder.image(
                     path,
                     Some(DiffSide { split: *split, annotations: &parse(json, &a.name)? }),
@@ -322,12 +381,12 @@ impl Project {
                 i += 1;
             }
             if i < left.len() && left[i].0 == row.image {
-                let (_, split, _, json) = &left[i];
-                if *split == row.split && *json == row.annotations_json {
+                let (_, split, _, json, digest) = &left[i];
+                if *split == row.split && *digest == row.labels_digest {
                     unchanged_annotations += row.annotation_count;
                 } else {
                     let before = parse(json, &a.name)?;
-                    let after = parse(&row.annotations_json, &b.name)?;
+                    let after = parse(&row.annotations, &b.name)?;
                     builder.image(
                         &row.export_path,
                         Some(DiffSide { split: *split, annotations: &before }),
@@ -336,7 +395,7 @@ impl Project {
                 }
                 i += 1;
             } else {
-                let after = parse(&row.annotations_json, &b.name)?;
+                let after = parse(&row.annotations, &b.name)?;
                 builder.image(
                     &row.export_path,
                     None,
@@ -346,7 +405,7 @@ impl Project {
             Ok::<(), ApiError>(())
         })?;
         while i < left.len() {
-            let (_, split, path, json) = &left[i];
+            let (_, split, path, json, _) = &left[i];
             builder.image(path, Some(DiffSide { split: *split, annotations: &parse(json, &a.name)? }), None);
             i += 1;
         }
@@ -405,9 +464,10 @@ impl DatasetSource for CatalogSource<'_> {
         let class_index = &self.class_index;
         let mut annotations: Vec<DatasetAnnotation> = Vec::new();
         let result = self.catalog.for_each_version_image(&self.version.id, false, |row: VersionImageRow| {
-            let frozen: Vec<FrozenAnnotation> = serde_json::from_str(&row.annotations_json).map_err(|e| {
-                ExportError::Invalid(format!("version {name}, image {}: annotations: {e}", row.export_path))
-            })?;
+            let frozen: Vec<FrozenAnnotation> =
+                lacuna_export::frozen::decode(&row.annotations).map_err(|e| {
+                    ExportError::Invalid(format!("version {name}, image {}: {e}", row.export_path))
+                })?;
             let provenance: Provenance = serde_json::from_str(&row.provenance_json).map_err(|e| {
                 ExportError::Invalid(format!("version {name}, image {}: provenance: {e}", row.export_path))
             })?;

@@ -131,8 +131,16 @@ CREATE TABLE dataset_version (
     created_at_unix_s INTEGER NOT NULL
 ) STRICT;
 
--- An image of a version with its annotations as they were when frozen (JSON array of
--- FrozenAnnotation in canonical order) and the provenance the manifest lists.
+-- An image's annotations as a version froze them (lacuna-export's compact text, canonical
+-- order), stored once per distinct text: versions that share an image's labels share the row.
+CREATE TABLE frozen_labels (
+    id                INTEGER PRIMARY KEY,
+    -- BLAKE3 of `annotations`.
+    digest            BLOB NOT NULL UNIQUE CHECK (length(digest) = 32),
+    annotations       TEXT NOT NULL
+) STRICT;
+
+-- An image of a version: its split, its frozen labels and the provenance the manifest lists.
 CREATE TABLE version_image (
     version_id        TEXT NOT NULL REFERENCES dataset_version (id) ON DELETE CASCADE,
     image_id          INTEGER NOT NULL REFERENCES image (id),
@@ -141,7 +149,7 @@ CREATE TABLE version_image (
     split             TEXT NOT NULL CHECK (split IN ('train', 'val', 'test')),
     state             TEXT NOT NULL,
     annotation_count  INTEGER NOT NULL,
-    annotations_json  TEXT NOT NULL,
+    labels_id         INTEGER NOT NULL REFERENCES frozen_labels (id),
     -- Provenance as JSON (selected_because, prelabeled_by, labeled_by, reviewed_by, conditions).
     provenance_json   TEXT NOT NULL,
     PRIMARY KEY (version_id, image_id)

@@ -142,9 +142,9 @@ fn sql_err(msg: String) -> rusqlite::Error {
 }
 
 pub(crate) fn annotation_from_row(row: &Row<'_>) -> rusqlite::Result<Annotation> {
-    let kind: String = row.get(3)?;
+    let kind = row.get_ref(3)?.as_str()?;
     let bbox = BoxXyxy { x0: row.get(4)?, y0: row.get(5)?, x1: row.get(6)?, y1: row.get(7)? };
-    let geometry = match GeometryKind::parse(&kind) {
+    let geometry = match GeometryKind::parse(kind) {
         Some(GeometryKind::Box) => Geometry::Box(bbox),
         Some(GeometryKind::Polygon) => {
             let json: String = row.get::<_, Option<String>>(8)?.unwrap_or_default();
@@ -158,15 +158,18 @@ pub(crate) fn annotation_from_row(row: &Row<'_>) -> rusqlite::Result<Annotation>
         }
         None => return Err(sql_err(format!("annotation kind `{kind}`"))),
     };
-    let tags_json: String = row.get(13)?;
+    // Most annotations have no tags: skip the JSON parser for `[]`.
+    let tags = match row.get_ref(13)?.as_str()? {
+        "[]" => Vec::new(),
+        json => serde_json::from_str(json).map_err(|e| sql_err(format!("tags_json: {e}")))?,
+    };
     let attributes = Attributes {
         occluded: row.get::<_, i64>(10)? != 0,
         truncated: row.get::<_, i64>(11)? != 0,
         crowd: row.get::<_, i64>(12)? != 0,
-        tags: serde_json::from_str(&tags_json).map_err(|e| sql_err(format!("tags_json: {e}")))?,
+        tags,
     };
-    let source: String = row.get(14)?;
-    let source = match source.as_str() {
+    let source = match row.get_ref(14)?.as_str()? {
         "human" => AnnotationSource::Human,
         "imported" => AnnotationSource::Imported,
         "model" => AnnotationSource::Model {
@@ -175,7 +178,7 @@ pub(crate) fn annotation_from_row(row: &Row<'_>) -> rusqlite::Result<Annotation>
         },
         other => return Err(sql_err(format!("annotation source `{other}`"))),
     };
-    let review: String = row.get(19)?;
+    let review = row.get_ref(19)?.as_str()?;
     Ok(Annotation {
         id: AnnotationId(row.get(0)?),
         image: ImageId(row.get(1)?),
@@ -185,7 +188,7 @@ pub(crate) fn annotation_from_row(row: &Row<'_>) -> rusqlite::Result<Annotation>
         source,
         score: row.get(17)?,
         author: row.get(18)?,
-        review_state: ReviewState::parse(&review)
+        review_state: ReviewState::parse(review)
             .ok_or_else(|| sql_err(format!("review state `{review}`")))?,
         reviewer: row.get(20)?,
         created_at_unix_s: row.get(21)?,

@@ -30,8 +30,8 @@ pub struct FreezeSourceImage {
     pub selected_because: Option<String>,
     /// The latest run that pre-labeled the image, as `model name (run N)`.
     pub prelabeled_by: Option<String>,
-    /// With their class names.
-    pub annotations: Vec<(String, Annotation)>,
+    /// Live annotations (class names: [`Catalog::label_classes`] with deleted ones).
+    pub annotations: Vec<Annotation>,
 }
 
 /// A version as listed.
@@ -58,8 +58,13 @@ pub struct VersionImageRecord {
     pub split: Split,
     pub state: ImageLabelState,
     pub annotation_count: u64,
-    /// `FrozenAnnotation`s as a JSON array, canonical order.
-    pub annotations_json: String,
+    /// The frozen annotations' text (lacuna-export's compact form) and its BLAKE3: stored once
+    /// per distinct text.
+    pub annotations: String,
+    pub labels_digest: [u8; 32],
+    /// Set when the text was already stored with [`Catalog::insert_frozen_labels`] (then
+    /// `annotations` may be empty).
+    pub labels_id: Option<i64>,
     /// `Provenance` as JSON.
     pub provenance_json: String,
 }
@@ -72,7 +77,9 @@ pub struct VersionImageRow {
     pub split: Split,
     pub state: ImageLabelState,
     pub annotation_count: u64,
-    pub annotations_json: String,
+    /// The frozen annotations' text and its BLAKE3 (equal digests: equal annotations).
+    pub annotations: String,
+    pub labels_digest: [u8; 32],
     pub provenance_json: String,
     pub root_path: String,
     pub rel_path: String,
@@ -94,11 +101,6 @@ impl Catalog {
         mut visit: impl FnMut(FreezeSourceImage) -> Result<(), E>,
     ) -> Result<u64, E> {
         let path = &self.path;
-        let class_names: std::collections::HashMap<i64, String> = {
-            let mut stmt = self.conn.prepare("SELECT id, name FROM label_class").at(path)?;
-            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).at(path)?;
-            rows.collect::<rusqlite::Result<_>>().at(path)?
-        };
         let missing: i64 = self
             .conn
             .query_row(
@@ -122,17 +124,19 @@ impl Catalog {
                  WHERE l.state IN {DONE_STATES} AND i.status = 'ok' ORDER BY i.id"
             ))
             .at(path)?;
+        // One pass over the annotations in image order, no joins (the merge below skips images
+        // that are not frozen); the image size is looked up only for masks.
         let mut anns = self
             .conn
-            .prepare(&format!(
+            .prepare(
                 "SELECT a.id, a.image_id, a.class_id, a.kind, a.x0_px, a.y0_px, a.x1_px, a.y1_px, a.polygon_json, \
                  a.mask_rle, a.occluded, a.truncated, a.crowd, a.tags_json, a.source, a.run_id, a.prediction_id, \
                  a.score, a.author, a.review_state, a.reviewer, a.created_at_unix_s, a.updated_at_unix_s, \
-                 i.width_px, i.height_px \
-                 FROM annotation a JOIN image_label l ON l.image_id = a.image_id JOIN image i ON i.id = a.image_id \
-                 WHERE l.state IN {DONE_STATES} AND i.status = 'ok' AND a.review_state != 'rejected' \
-                 ORDER BY a.image_id, a.id"
-            ))
+                 CASE WHEN a.kind = 'mask' THEN (SELECT width_px FROM image WHERE id = a.image_id) END, \
+                 CASE WHEN a.kind = 'mask' THEN (SELECT height_px FROM image WHERE id = a.image_id) END \
+                 FROM annotation a INDEXED BY annotation_image WHERE a.review_state != 'rejected' \
+                 ORDER BY a.image_id, a.id",
+            )
             .at(path)?;
         let mut ann_rows = anns.query([]).at(path)?;
         let mut pending: Option<Annotation> = None;
@@ -171,16 +175,13 @@ impl Catalog {
                 };
                 let Some(a) = next else { break };
                 if a.image < id {
-                    continue; // cannot happen: both sides share the filter
+                    continue; // an annotation of an image that is not frozen
                 }
                 if a.image > id {
                     pending = Some(a);
                     break;
                 }
-                let name = class_names.get(&a.class.0).cloned().ok_or_else(|| {
-                    CatalogError::Corrupt(format!("annotation {}: class {} missing", a.id, a.class))
-                })?;
-                image.annotations.push((name, a));
+                image.annotations.push(a);
             }
             visit(image)?;
         }
@@ -220,13 +221,24 @@ impl Catalog {
             _ => CatalogError::sqlite(&path, e),
         })?;
         {
+            let mut put_labels = tx
+                .prepare("INSERT OR IGNORE INTO frozen_labels (digest, annotations) VALUES (?1, ?2)")
+                .at(&path)?;
+            let mut labels_id = tx.prepare("SELECT id FROM frozen_labels WHERE digest = ?1").at(&path)?;
             let mut stmt = tx
                 .prepare(
                     "INSERT INTO version_image (version_id, image_id, export_path, split, state, annotation_count, \
-                     annotations_json, provenance_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                     labels_id, provenance_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 )
                 .at(&path)?;
             for img in images {
+                let id: i64 = match img.labels_id {
+                    Some(id) => id,
+                    None => {
+                        put_labels.execute(params![&img.labels_digest[..], img.annotations]).at(&path)?;
+                        labels_id.query_row([&img.labels_digest[..]], |r| r.get(0)).at(&path)?
+                    }
+                };
                 stmt.execute(params![
                     version.id,
                     img.image.0,
@@ -234,7 +246,7 @@ impl Catalog {
                     img.split.as_str(),
                     img.state.as_str(),
                     img.annotation_count as i64,
-                    img.annotations_json,
+                    id,
                     img.provenance_json
                 ])
                 .at(&path)?;
@@ -312,10 +324,11 @@ impl Catalog {
         let mut stmt = self
             .conn
             .prepare(&format!(
-                "SELECT v.image_id, v.export_path, v.split, v.state, v.annotation_count, v.annotations_json, \
+                "SELECT v.image_id, v.export_path, v.split, v.state, v.annotation_count, f.annotations, \
                  v.provenance_json, r.path, i.rel_path, i.content_hash, i.file_size_bytes, i.width_px, i.height_px, \
-                 i.orientation FROM version_image v JOIN image i ON i.id = v.image_id \
-                 JOIN source_root r ON r.id = i.root_id WHERE v.version_id = ?1 ORDER BY {}",
+                 i.orientation, f.digest FROM version_image v JOIN image i ON i.id = v.image_id \
+                 JOIN source_root r ON r.id = i.root_id JOIN frozen_labels f ON f.id = v.labels_id \
+                 WHERE v.version_id = ?1 ORDER BY {}",
                 if by_image_id { "v.image_id" } else { "v.export_path" }
             ))
             .at(path)?;
@@ -336,7 +349,12 @@ impl Catalog {
                 state: ImageLabelState::parse(&state)
                     .ok_or_else(|| CatalogError::Corrupt(format!("version image {id}: state `{state}`")))?,
                 annotation_count: r.get::<_, i64>(4).at(path)? as u64,
-                annotations_json: r.get(5).at(path)?,
+                annotations: r.get(5).at(path)?,
+                labels_digest: {
+                    let d: Vec<u8> = r.get(14).at(path)?;
+                    d.try_into()
+                        .map_err(|_| CatalogError::Corrupt(format!("version image {id}: labels digest")))?
+                },
                 provenance_json: r.get(6).at(path)?,
                 root_path: r.get(7).at(path)?,
                 rel_path: r.get(8).at(path)?,
@@ -392,5 +410,44 @@ impl Catalog {
             })
             .at(&self.path)?;
         rows.collect::<rusqlite::Result<Vec<_>>>().at(&self.path)
+    }
+}
+
+impl Catalog {
+    /// The folders (id, path) holding images a freeze would take.
+    pub fn freeze_roots(&self) -> Result<Vec<(RootId, String)>, CatalogError> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT r.id, r.path FROM source_root r WHERE EXISTS (SELECT 1 FROM image i \
+                 JOIN image_label l ON l.image_id = i.id WHERE i.root_id = r.id AND i.status = 'ok' \
+                 AND l.state IN {DONE_STATES}) ORDER BY r.id"
+            ))
+            .at(&self.path)?;
+        let rows = stmt.query_map([], |r| Ok((RootId(r.get(0)?), r.get(1)?))).at(&self.path)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().at(&self.path)
+    }
+}
+
+impl Catalog {
+    /// Stores frozen annotation texts (each once, by digest) in one transaction and returns
+    /// their row ids in order. A freeze calls this from a second connection while it is still
+    /// reading, so the writing overlaps the reading; rows no version uses are harmless.
+    pub fn insert_frozen_labels(&mut self, items: &[([u8; 32], &str)]) -> Result<Vec<i64>, CatalogError> {
+        let path = self.path.clone();
+        let tx = self.conn.transaction().at(&path)?;
+        let mut ids = Vec::with_capacity(items.len());
+        {
+            let mut put = tx
+                .prepare_cached("INSERT OR IGNORE INTO frozen_labels (digest, annotations) VALUES (?1, ?2)")
+                .at(&path)?;
+            let mut get = tx.prepare_cached("SELECT id FROM frozen_labels WHERE digest = ?1").at(&path)?;
+            for (digest, text) in items {
+                put.execute(params![&digest[..], text]).at(&path)?;
+                ids.push(get.query_row([&digest[..]], |r| r.get(0)).at(&path)?);
+            }
+        }
+        tx.commit().at(&path)?;
+        Ok(ids)
     }
 }

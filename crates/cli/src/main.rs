@@ -6,6 +6,7 @@
 
 mod labels;
 mod output;
+mod select;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -88,6 +89,52 @@ enum Command {
     Version(labels::VersionCommand),
     /// Write a version as COCO, YOLO, VOC or PNG masks, with a manifest.
     Export(labels::ExportArgs),
+    /// Conditions per image (camera, time of day, light, weather, your own keys).
+    #[command(subcommand)]
+    Conditions(select::ConditionsCommand),
+    /// Per condition value: share of the pool, of the labeled set and of the target; the gap.
+    Coverage {
+        /// Only this key.
+        #[arg(long)]
+        key: Option<String>,
+        /// Set a target share first: KEY VALUE SHARE (0.2 or 20%), or KEY VALUE clear.
+        #[arg(long, num_args = 3, value_names = ["KEY", "VALUE", "SHARE"])]
+        target: Option<Vec<String>>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// What to label next, ranked, with reasons.
+    Queue {
+        /// e.g. uncertainty=2,coverage=1,diversity=1
+        #[arg(long)]
+        weights: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Hand the picks to this person (nobody else gets them).
+        #[arg(long)]
+        assign: Option<String>,
+        /// Give back every image held by --assign NAME.
+        #[arg(long)]
+        release: bool,
+        /// Use this run's predictions (default: the newest).
+        #[arg(long)]
+        run: Option<i64>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Predictions and disagreements for experts, most important first.
+    ReviewQueue {
+        #[arg(long, default_value = "0.3,0.6")]
+        band: String,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[arg(long)]
+        assign: Option<String>,
+        #[arg(long)]
+        run: Option<i64>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Files the last import (or --job N) could not take, and why.
     Problems {
         #[arg(long)]
@@ -254,6 +301,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Export(args) => {
             let project = Project::open(&cli.project, clock).map_err(api)?;
             labels::export(&project, args)
+        }
+        Command::Conditions(cmd) => {
+            let project = Project::open(&cli.project, clock).map_err(api)?;
+            select::conditions(&project, cmd)
+        }
+        Command::Coverage { key, target, json } => {
+            let project = Project::open(&cli.project, clock).map_err(api)?;
+            select::coverage(&project, key, target, json)
+        }
+        Command::Queue { weights, limit, assign, release, run, json } => {
+            let project = Project::open(&cli.project, clock).map_err(api)?;
+            select::queue(&project, weights, limit, assign, run, release, json)
+        }
+        Command::ReviewQueue { band, limit, assign, run, json } => {
+            let project = Project::open(&cli.project, clock).map_err(api)?;
+            select::review_queue(&project, &band, limit, assign, run, json)
         }
         Command::Init { dir } => {
             let dir = dir.unwrap_or(cli.project);

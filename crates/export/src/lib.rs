@@ -18,6 +18,7 @@
 mod dataset;
 mod error;
 pub mod formats;
+pub mod frozen;
 mod model;
 mod output;
 mod version;
@@ -35,6 +36,11 @@ pub use version::{
     AnnotationChange, AnnotationOnly, DiffBuilder, DiffCounts, DiffSide, FrozenAnnotation, GroupBy,
     SplitChange, SplitConfig, VersionDiff, VersionHasher, VersionInfo, canonical_order,
 };
+
+/// BLAKE3 of `bytes` (the hash Lacuna uses everywhere).
+pub fn blake3_hash(bytes: &[u8]) -> [u8; 32] {
+    *blake3::hash(bytes).as_bytes()
+}
 
 /// Guesses the format of a label file or dataset folder: `.json` is COCO; `.yaml`/`.yml`
 /// (an Ultralytics `data.yaml`), a `.txt` label file or a folder with `labels/`, `data.yaml`

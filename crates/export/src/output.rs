@@ -50,6 +50,9 @@ pub struct OutputDir<'a> {
     root: PathBuf,
     files: Vec<WrittenFile>,
     cancel: &'a AtomicBool,
+    /// Folders already made (a YOLO export writes 100,000 files into a few folders: one
+    /// `mkdir` each, not one per file).
+    made_dirs: std::collections::HashSet<PathBuf>,
     /// Images copied where a hard link was asked for but the file system refused.
     pub link_fallbacks: u64,
 }
@@ -58,7 +61,13 @@ impl<'a> OutputDir<'a> {
     /// Uses `root` (created if needed) as the folder files go into.
     pub fn new(root: &Path, cancel: &'a AtomicBool) -> Result<Self, ExportError> {
         std::fs::create_dir_all(root).map_err(|e| ExportError::io(root, &e))?;
-        Ok(Self { root: root.to_path_buf(), files: Vec::new(), cancel, link_fallbacks: 0 })
+        Ok(Self {
+            root: root.to_path_buf(),
+            files: Vec::new(),
+            cancel,
+            made_dirs: std::collections::HashSet::new(),
+            link_fallbacks: 0,
+        })
     }
 
     pub fn root(&self) -> &Path {
@@ -70,10 +79,13 @@ impl<'a> OutputDir<'a> {
         if self.cancel.load(Ordering::Relaxed) { Err(ExportError::Cancelled) } else { Ok(()) }
     }
 
-    fn full_path(&self, rel: &str) -> Result<PathBuf, ExportError> {
+    fn full_path(&mut self, rel: &str) -> Result<PathBuf, ExportError> {
         let path = self.root.join(rel);
-        if let Some(parent) = path.parent() {
+        if let Some(parent) = path.parent()
+            && !self.made_dirs.contains(parent)
+        {
             std::fs::create_dir_all(parent).map_err(|e| ExportError::io(parent, &e))?;
+            self.made_dirs.insert(parent.to_path_buf());
         }
         Ok(path)
     }
@@ -85,7 +97,7 @@ impl<'a> OutputDir<'a> {
         Ok(OutputFile {
             rel: rel.to_string(),
             path,
-            out: BufWriter::with_capacity(1 << 16, file),
+            out: BufWriter::with_capacity(1 << 13, file),
             hasher: blake3::Hasher::new(),
             bytes: 0,
         })

@@ -127,31 +127,19 @@ pub struct FrozenAnnotation {
     pub reviewer: Option<String>,
 }
 
-#[derive(Serialize)]
-struct ContentView<'a> {
-    class: &'a str,
-    geometry: &'a Geometry,
-    attributes: &'a Attributes,
-}
-
 impl FrozenAnnotation {
-    /// The bytes that define this annotation's content (class, geometry, attributes), used for
-    /// hashing and for the canonical order. Authors, sources and review states are provenance:
-    /// they are kept with the version but do not change its id.
-    pub fn content_bytes(&self) -> Vec<u8> {
-        serde_json::to_vec(&ContentView {
-            class: &self.class,
-            geometry: &self.geometry,
-            attributes: &self.attributes,
-        })
-        .unwrap_or_default()
+    /// The text that defines this annotation's content (class, geometry, attributes), used for
+    /// hashing, the canonical order and diff matching. Authors, sources and review states are
+    /// provenance: they are kept with the version but do not change its id.
+    pub fn content_text(&self) -> String {
+        crate::frozen::content_text(&self.class, &self.geometry, &self.attributes)
     }
 }
 
 /// Puts an image's annotations in canonical order (by content), so the same annotations made
-/// in a different order freeze to the same bytes.
-pub fn canonical_order(annotations: &mut [FrozenAnnotation]) {
-    annotations.sort_by_cached_key(FrozenAnnotation::content_bytes);
+/// in a different order freeze to the same bytes; returns their content texts in that order.
+pub fn canonical_order(annotations: &mut Vec<FrozenAnnotation>) -> Vec<String> {
+    crate::frozen::canonical_contents(annotations)
 }
 
 /// Computes a version's id: BLAKE3 over the class list and, for every image in path order,
@@ -166,21 +154,16 @@ impl VersionHasher {
         Self::default()
     }
 
-    /// Adds an image (annotations in canonical order, see [`canonical_order`]).
-    pub fn add_image(
-        &mut self,
-        path: &str,
-        content_hash_hex: &str,
-        split: Split,
-        annotations: &[FrozenAnnotation],
-    ) {
+    /// Adds an image, with its annotations' content texts in canonical order (see
+    /// [`canonical_order`]).
+    pub fn add_image(&mut self, path: &str, content_hash_hex: &str, split: Split, contents: &[String]) {
         let mut h = blake3::Hasher::new();
         h.update(content_hash_hex.as_bytes());
         h.update(b"\n");
         h.update(split.as_str().as_bytes());
         h.update(b"\n");
-        for a in annotations {
-            h.update(&a.content_bytes());
+        for c in contents {
+            h.update(c.as_bytes());
             h.update(b"\n");
         }
         self.images.push((path.to_string(), *h.finalize().as_bytes()));
@@ -189,7 +172,7 @@ impl VersionHasher {
     pub fn finish(mut self, classes: &[String]) -> String {
         self.images.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let mut h = blake3::Hasher::new();
-        h.update(b"lacuna-version-1\n");
+        h.update(b"lacuna-version-2\n");
         for c in classes {
             h.update(c.as_bytes());
             h.update(b"\n");
@@ -332,9 +315,9 @@ impl DiffBuilder {
         let mut used_b = vec![false; before.len()];
         let mut used_a = vec![false; after.len()];
         // Identical annotations pair first, so overlapping neighbours never steal them.
-        let keys_a: Vec<Vec<u8>> = after.iter().map(FrozenAnnotation::content_bytes).collect();
+        let keys_a: Vec<String> = after.iter().map(FrozenAnnotation::content_text).collect();
         for (i, b) in before.iter().enumerate() {
-            let kb = b.content_bytes();
+            let kb = b.content_text();
             if let Some(j) = (0..after.len()).find(|&j| !used_a[j] && keys_a[j] == kb) {
                 used_b[i] = true;
                 used_a[j] = true;
@@ -450,7 +433,8 @@ mod tests {
         let id = |anns: &[FrozenAnnotation], split| {
             let mut h = VersionHasher::new();
             h.add_image("b.jpg", "00", Split::Train, &[]);
-            h.add_image("a.jpg", "ff", split, anns);
+            let contents: Vec<String> = anns.iter().map(FrozenAnnotation::content_text).collect();
+            h.add_image("a.jpg", "ff", split, &contents);
             h.finish(&["car".into(), "dog".into()])
         };
         assert_eq!(id(&x, Split::Train), id(&y, Split::Train));
