@@ -15,12 +15,12 @@
 //! - [`k_center_greedy`]: picks a batch one image at a time, each time the candidate farthest from
 //!   the labeled set and the picks so far, optionally weighted (by uncertainty, say).
 //!
-//! Measured (2-core EPYC, 256-d, release, seeded clustered data; the ignored `timing_*` tests in
-//! `tests/diversity.rs`): building the index over 100 k labeled embeddings 0.7 s; the nearest
-//! labeled image of 20 k candidates 1.2 s (`nprobe` 8) or 2.1 s (16); k-center greedy, 1,000 picks
-//! of 20 k candidates, 13 to 26 ms. After one newly labeled image: [`NearestLabeled::add`] 50 µs,
-//! one query 0.5 ms, [`update_min_distances`] 1.2 ms over 20 k candidates and 75 to 115 ms over
-//! 1 M (bound by reading 1 GB of `f32`).
+//! Measured (2-core EPYC, 256-d, release, seeded clustered data, quiet machine; the ignored
+//! `timing_*` tests in `tests/diversity.rs`): building the index over 100 k labeled embeddings
+//! 1.6 to 1.8 s; the nearest labeled image of 20 k candidates 1.0 s (`nprobe` 16; 0.6 s with 8);
+//! k-center greedy, 1,000 picks of 20 k candidates, 13 ms. After one newly labeled image:
+//! [`NearestLabeled::add`] 60 µs, one query 0.4 ms, [`update_min_distances`] 1.2 ms over 20 k
+//! candidates and 54 ms over 1 M (bound by reading 1 GB of `f32`).
 
 use std::cmp::Ordering as CmpOrdering;
 use std::collections::BinaryHeap;
@@ -157,8 +157,8 @@ fn check_dim(expected: usize, got: usize) -> Result<(), DiversityError> {
 // for 8-wide accumulators (which the vectoriser shuffles across lanes).
 //
 // `dot` and `dot4` add in exactly the same order, so a distance is bit-for-bit the same whichever
-// path computes it (single or batched query, 1 or 2 threads, lazy or textbook k-center): results
-// never depend on scheduling.
+// path computes it (single or batched query, 1 or 2 threads, whichever group of picks the lazy
+// k-center refreshes a candidate against): results never depend on scheduling.
 
 const W: usize = 4;
 
@@ -427,10 +427,10 @@ pub struct IvfParams {
     /// Number of lists; 0 picks `round(2 × sqrt(n))` (632 at 100 k).
     pub n_lists: usize,
     /// Lists scanned per query; the cost of a query is about linear in it, and every list is
-    /// scanned when `nprobe >= n_lists`. The default, 8 (of 316 lists at 100 k), gives recall@1
-    /// 1.000 on well clustered test data (0.989 with 2). On diffuse data whose nearest neighbours
-    /// are 0.86 away on average, recall@1 is 0.79 with a mean overestimate of 0.016 (16: 0.85 and
-    /// 0.009; 64: 0.97 and 0.001): raise it for such embeddings. See `tests/diversity.rs`.
+    /// scanned when `nprobe >= n_lists`. The default, 16 (of 632 lists at 100 k), gives recall@1
+    /// 1.000 on well clustered test data (0.965 with 2, 0.996 with 4). On diffuse data whose
+    /// nearest neighbours are 0.86 away on average it gives recall@1 0.89 with a mean overestimate
+    /// of 0.007 (64: 0.97 and 0.002): raise it for such embeddings. See `tests/diversity.rs`.
     pub nprobe: usize,
     /// Lloyd iterations of the k-means (fewer when assignments stop changing).
     pub kmeans_iters: usize,
@@ -1024,16 +1024,17 @@ fn clean_weight(w: f32) -> f32 {
 ///   every positive-weight candidate, farthest first. `None` is weight 1 for all.
 /// - Ties go to the lowest index; the result is deterministic.
 ///
-/// Distances between candidates use the normalised embeddings, as everywhere in this module.
-/// Candidates picked are at distance 0 from themselves, so no candidate is picked twice.
+/// Distances between candidates use the normalised embeddings, as everywhere in this module. A
+/// picked candidate leaves the pool, so none is picked twice.
 ///
 /// Algorithm: the textbook version updates every candidate's min distance with its distance to
 /// each new pick, `O(len × dim)` per pick. This one is lazy and returns exactly the same picks: a
 /// candidate's key only decreases as picks accumulate, so a max-heap of possibly stale keys is a
 /// heap of upper bounds; the top is brought up to date (its distances to the picks made since it
 /// was last looked at) and picked when it is still the top, else pushed back. Each
-/// candidate-pick distance is still computed at most once, so it is never slower than the
-/// textbook version, and candidates far behind the front are never updated at all.
+/// candidate-pick distance is computed at most once, so it never computes more than the textbook
+/// version, and candidates far behind the front are never updated at all (1,000 picks of 20 k:
+/// 13 ms on one thread).
 ///
 /// # Panics
 ///
