@@ -18,6 +18,7 @@
 mod catalog_bench;
 mod export_bench;
 mod import_bench;
+mod queue_bench;
 mod synth;
 mod vision_bench;
 
@@ -112,6 +113,17 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// The ranking functions at scale: coverage, full queue recomputation, incremental update.
+    Queue {
+        #[arg(long, default_value_t = 1_000_000)]
+        images: usize,
+        #[arg(long, default_value_t = 100_000)]
+        labeled: usize,
+        #[arg(long, default_value_t = 1_000)]
+        batch: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// Freeze, diff and COCO / YOLO export timings and peak memory on a generated project.
     Export {
         #[arg(long, default_value_t = 100_000)]
@@ -181,6 +193,7 @@ fn main() -> anyhow::Result<()> {
             vision_bench::profile(&model, size, batch, repeats)
         }
         Cmd::Catalog { rows, repeats, json } => catalog_bench::run(rows, repeats.max(1), json),
+        Cmd::Queue { images, labeled, batch, json } => queue_bench::run(images, labeled, batch, json),
         Cmd::Export { images, boxes_per_image, dir, json } => {
             export_bench::run(images, boxes_per_image, dir, json)
         }

@@ -10,11 +10,13 @@
 //!   greedy batch selection;
 //! - [`coverage`]: per condition value, its share of the pool, of the labeled set and of a
 //!   target, a gap score, and the model's confidence there;
+//! - [`incremental`]: the queue kept in memory and updated after each labeled image;
 //! - [`queue`]: the ranked labeling queue combining the three with weights, with reasons in
 //!   plain words and the numbers behind them.
 
 pub mod conditions;
 pub mod coverage;
 pub mod diversity;
+pub mod incremental;
 pub mod queue;
 pub mod uncertainty;
