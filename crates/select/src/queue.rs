@@ -211,11 +211,13 @@ pub fn reasons(c: &Components, w: &Weights) -> Vec<String> {
             _ => format!("target {}", pct(target)),
         };
         let value_text = value.replace('_', " ");
-        let text = if key == "camera" || key.ends_with("camera") {
-            format!("camera {value}: {} of labeled vs {against}", pct(labeled))
-        } else {
-            format!("{value_text}: {} of labeled vs {against}", pct(labeled))
+        // Values of the built-in light and time-of-day keys name themselves ("night"); others
+        // need their key ("weather unknown", "camera cam07", "site north").
+        let label = match key.as_str() {
+            "light" | "time_of_day" => value_text,
+            _ => format!("{} {value_text}", key.replace('_', " ")),
         };
+        let text = format!("{label}: {} of labeled vs {against}", pct(labeled));
         parts.push((w.coverage * c.coverage, text));
     }
     if let Some(rank) = c.uncertainty_rank
