@@ -561,9 +561,13 @@ impl Project {
         if let Some(person) = &req.assign_to {
             let now = self.clock().now_unix_s();
             let ids: Vec<ImageId> = items.iter().map(|it| ImageId(it.id)).collect();
-            let held: HashSet<ImageId> =
-                self.catalog()?.assign(&ids, "label", person, now)?.into_iter().collect();
+            let mut catalog = self.catalog()?;
+            let held: HashSet<ImageId> = catalog.assign(&ids, "label", person, now)?.into_iter().collect();
             items.retain(|it| held.contains(&ImageId(it.id)));
+            // Why each was picked travels with the image into versions and export manifests.
+            for it in &items {
+                catalog.set_selected_because(ImageId(it.id), &it.reasons.join(" · "), person, now)?;
+            }
         }
         let entries = items
             .into_iter()

@@ -372,3 +372,25 @@ fn claim_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ConditionClaim> {
         confidence: r.get::<_, f64>(4)? as f32,
     })
 }
+
+impl Catalog {
+    /// Records why the queue picked an image (kept when its label state changes later, and
+    /// listed per image in export manifests). Not an edit of labels, so not journaled.
+    pub fn set_selected_because(
+        &mut self,
+        image: ImageId,
+        because: &str,
+        by: &str,
+        now: i64,
+    ) -> Result<(), CatalogError> {
+        self.conn
+            .execute(
+                "INSERT INTO image_label (image_id, state, selected_because, updated_by, updated_at_unix_s) \
+                 VALUES (?1, 'unlabeled', ?2, ?3, ?4) \
+                 ON CONFLICT (image_id) DO UPDATE SET selected_because = excluded.selected_because",
+                params![image.0, because, by, now],
+            )
+            .at(&self.path)?;
+        Ok(())
+    }
+}

@@ -259,3 +259,19 @@ fn images_filter_by_label_state_and_unlabeled_includes_untouched_images() {
     assert_eq!(ids(ImageLabelState::InProgress), vec![2]);
     assert_eq!(ids(ImageLabelState::Labeled), vec![3]);
 }
+
+#[test]
+fn why_an_image_was_picked_survives_labeling() {
+    let (_dir, mut catalog, images) = catalog_with_images(2);
+    catalog
+        .set_selected_because(images[0], "night: 2% of labeled vs 20% of pool", "ann", NOW)
+        .expect("reason");
+    assert_eq!(state_of(&catalog, images[0]), ImageLabelState::Unlabeled);
+    catalog.set_image_state("ann", images[0], ImageLabelState::LabeledEmpty, None, NOW).expect("labeled");
+    let row = catalog.image_label(images[0]).expect("read").expect("row");
+    assert_eq!(row.state, ImageLabelState::LabeledEmpty);
+    assert_eq!(row.selected_because.as_deref(), Some("night: 2% of labeled vs 20% of pool"));
+    let filter =
+        lacuna_catalog::ImageFilter { label_state: Some(ImageLabelState::Unlabeled), ..Default::default() };
+    assert_eq!(catalog.count_images(&filter).expect("count"), 1, "a reason alone keeps an image unlabeled");
+}
