@@ -11,6 +11,7 @@ use lacuna_core::default_class_color;
 use rusqlite::{OptionalExtension as _, Transaction, params};
 
 use crate::error::SqlResultExt as _;
+use crate::synthetic::Rng;
 use crate::{Catalog, CatalogError};
 
 /// Images per transaction while generating labels.
@@ -28,37 +29,6 @@ const UPSERT_LABEL_SQL: &str = "INSERT INTO image_label (image_id, state, select
      updated_at_unix_s) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (image_id) DO UPDATE SET \
      state = excluded.state, selected_because = excluded.selected_because, \
      updated_by = excluded.updated_by, updated_at_unix_s = excluded.updated_at_unix_s";
-
-/// SplitMix64 (the same generator as `synthetic.rs`, kept private there).
-#[derive(Debug, Clone)]
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Self {
-        Self(seed)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    fn chance(&mut self, p: f64) -> bool {
-        self.unit() < p
-    }
-}
 
 /// Number of boxes of the image at `index` (0-based, in id order) of `count` images: uniform
 /// in `0..=2 * per_image`, drawn per pair of images so that the pair's total is exactly

@@ -9,22 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::geometry::{Polygon, Rle, mask_from_polygons, polygons_from_mask};
-use crate::ids::{ImageId, RunId};
-
-macro_rules! id_type {
-    ($(#[$meta:meta])* $name:ident) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-        #[serde(transparent)]
-        pub struct $name(pub i64);
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                self.0.fmt(f)
-            }
-        }
-    };
-}
+use crate::ids::{ImageId, RunId, id_type};
 
 id_type!(
     /// Row id of a label class. Never reused, so a journal entry can always name its class.

@@ -36,3 +36,5 @@ id_type!(
     /// Row id of a pre-labeling run: a model with fixed parameters.
     RunId
 );
+
+pub(crate) use id_type;
