@@ -1112,6 +1112,16 @@ fn next_autoincrement(tx: &Transaction<'_>, table: &str) -> rusqlite::Result<i64
     Ok(seq.unwrap_or(0) + 1)
 }
 
+/// Id of the live class named `name` (case-insensitive).
+pub(crate) fn live_class_id(tx: &Transaction<'_>, name: &str) -> rusqlite::Result<Option<i64>> {
+    tx.query_row(
+        "SELECT id FROM label_class WHERE deleted_at_unix_s IS NULL AND lower(name) = lower(?1)",
+        [name],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
 pub(crate) fn ensure_classes_tx(
     tx: &Transaction<'_>,
     author: &str,
@@ -1122,14 +1132,7 @@ pub(crate) fn ensure_classes_tx(
     let mut rec: Option<Recorder<'_, '_>> = None;
     for name in names {
         let name = name.trim();
-        let found: Option<i64> = tx
-            .query_row(
-                "SELECT id FROM label_class WHERE deleted_at_unix_s IS NULL AND lower(name) = lower(?1)",
-                [name],
-                |r| r.get(0),
-            )
-            .optional()?;
-        if let Some(id) = found {
+        if let Some(id) = live_class_id(tx, name)? {
             ids.push(ClassId(id));
             continue;
         }

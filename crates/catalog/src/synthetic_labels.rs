@@ -8,7 +8,7 @@
 //! boxes would only bloat the catalog being measured. Never use them on a user's project.
 
 use lacuna_core::default_class_color;
-use rusqlite::{OptionalExtension as _, Transaction, params};
+use rusqlite::{Transaction, params};
 
 use crate::error::SqlResultExt as _;
 use crate::synthetic::Rng;
@@ -71,14 +71,7 @@ fn pick(rng: &mut Rng, cumulative: &[f64]) -> usize {
 
 /// Id of the live class `name` (case-insensitive), created (without a journal row) if needed.
 fn class_id(tx: &Transaction<'_>, name: &str, now_unix_s: i64) -> rusqlite::Result<i64> {
-    let found: Option<i64> = tx
-        .query_row(
-            "SELECT id FROM label_class WHERE deleted_at_unix_s IS NULL AND lower(name) = lower(?1)",
-            [name],
-            |r| r.get(0),
-        )
-        .optional()?;
-    if let Some(id) = found {
+    if let Some(id) = crate::annotations::live_class_id(tx, name)? {
         return Ok(id);
     }
     let position: i64 =

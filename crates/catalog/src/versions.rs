@@ -221,10 +221,6 @@ impl Catalog {
             _ => CatalogError::sqlite(&path, e),
         })?;
         {
-            let mut put_labels = tx
-                .prepare("INSERT OR IGNORE INTO frozen_labels (digest, annotations) VALUES (?1, ?2)")
-                .at(&path)?;
-            let mut labels_id = tx.prepare("SELECT id FROM frozen_labels WHERE digest = ?1").at(&path)?;
             let mut stmt = tx
                 .prepare(
                     "INSERT INTO version_image (version_id, image_id, export_path, split, state, annotation_count, \
@@ -234,10 +230,7 @@ impl Catalog {
             for img in images {
                 let id: i64 = match img.labels_id {
                     Some(id) => id,
-                    None => {
-                        put_labels.execute(params![&img.labels_digest[..], img.annotations]).at(&path)?;
-                        labels_id.query_row([&img.labels_digest[..]], |r| r.get(0)).at(&path)?
-                    }
+                    None => put_frozen_labels(&tx, &img.labels_digest, &img.annotations).at(&path)?,
                 };
                 stmt.execute(params![
                     version.id,
@@ -437,17 +430,18 @@ impl Catalog {
         let path = self.path.clone();
         let tx = self.conn.transaction().at(&path)?;
         let mut ids = Vec::with_capacity(items.len());
-        {
-            let mut put = tx
-                .prepare_cached("INSERT OR IGNORE INTO frozen_labels (digest, annotations) VALUES (?1, ?2)")
-                .at(&path)?;
-            let mut get = tx.prepare_cached("SELECT id FROM frozen_labels WHERE digest = ?1").at(&path)?;
-            for (digest, text) in items {
-                put.execute(params![&digest[..], text]).at(&path)?;
-                ids.push(get.query_row([&digest[..]], |r| r.get(0)).at(&path)?);
-            }
+        for (digest, text) in items {
+            ids.push(put_frozen_labels(&tx, digest, text).at(&path)?);
         }
         tx.commit().at(&path)?;
         Ok(ids)
     }
+}
+
+/// Stores a frozen text once (by its digest) and returns its row id.
+fn put_frozen_labels(tx: &rusqlite::Transaction<'_>, digest: &[u8; 32], text: &str) -> rusqlite::Result<i64> {
+    tx.prepare_cached("INSERT OR IGNORE INTO frozen_labels (digest, annotations) VALUES (?1, ?2)")?
+        .execute(params![&digest[..], text])?;
+    tx.prepare_cached("SELECT id FROM frozen_labels WHERE digest = ?1")?
+        .query_row([&digest[..]], |r| r.get(0))
 }

@@ -57,15 +57,19 @@ impl BoxXyxy {
 
     /// The box clipped to `0..width` × `0..height`, and whether anything was cut off.
     pub fn clipped(&self, width_px: u32, height_px: u32) -> (Self, bool) {
-        let (w, h) = (f64::from(width_px), f64::from(height_px));
-        let b = Self {
+        let b = self.clamped_to(f64::from(width_px), f64::from(height_px));
+        let changed = b != *self;
+        (b, changed)
+    }
+
+    /// Every corner clamped into `0..w` × `0..h`.
+    pub fn clamped_to(&self, w: f64, h: f64) -> Self {
+        Self {
             x0: self.x0.clamp(0.0, w),
             y0: self.y0.clamp(0.0, h),
             x1: self.x1.clamp(0.0, w),
             y1: self.y1.clamp(0.0, h),
-        };
-        let changed = b != *self;
-        (b, changed)
+        }
     }
 }
 
@@ -145,7 +149,7 @@ impl Geometry {
     pub fn area(&self) -> f64 {
         match self {
             Self::Box(b) => b.area(),
-            Self::Polygon { parts } => parts.iter().map(|p| shoelace(p).abs()).sum(),
+            Self::Polygon { parts } => parts.iter().map(|p| part_area(p)).sum(),
             Self::Mask(rle) => rle.area() as f64,
         }
     }
@@ -294,6 +298,11 @@ fn clip_polygon(part: &[[f64; 2]], w: f64, h: f64) -> Vec<[f64; 2]> {
     }
     out.dedup();
     out
+}
+
+/// Area of one closed polygon part (shoelace), in square pixels.
+pub fn part_area(part: &[[f64; 2]]) -> f64 {
+    shoelace(part).abs()
 }
 
 fn shoelace(part: &[[f64; 2]]) -> f64 {

@@ -23,7 +23,7 @@ mod problem;
 pub use annotation::{
     ActionId, Annotation, AnnotationId, AnnotationSource, Attributes, BoxXyxy, ClassId, Geometry,
     GeometryError, GeometryKind, ImageLabelState, LabelClass, ReviewState, Split, default_class_color,
-    parse_color,
+    parse_color, part_area,
 };
 pub use geometry::{
     BinaryMask, Polygon, Rle, RleError, mask_from_polygons, polygon_area, polygons_from_mask,

@@ -234,6 +234,19 @@ pub struct LabelProblem {
     pub message: String,
 }
 
+impl LabelProblem {
+    /// A problem at `file`, optionally a line and a field.
+    pub fn new(
+        kind: LabelProblemKind,
+        file: &std::path::Path,
+        line: Option<u64>,
+        field: Option<String>,
+        message: String,
+    ) -> Self {
+        Self { kind, location: Location { file: file.to_path_buf(), line, field }, message }
+    }
+}
+
 impl std::fmt::Display for LabelProblem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}: {}", self.location, self.message)

@@ -377,11 +377,7 @@ impl Collector {
         field: Option<String>,
         msg: String,
     ) {
-        self.problems.push(LabelProblem {
-            kind,
-            location: Location { file: file.to_path_buf(), line, field },
-            message: msg,
-        });
+        self.problems.push(LabelProblem::new(kind, file, line, field, msg));
     }
 
     /// Adds one parsed VOC file. `rel` is the XML's path relative to the annotation folder

@@ -18,7 +18,7 @@ use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::path::{Component, Path, PathBuf};
 
-use lacuna_core::{BoxXyxy, Geometry, Split};
+use lacuna_core::{BoxXyxy, Geometry, Split, part_area};
 use serde_yaml_ng::Value;
 
 use super::{FormatWriter, WriteContext, split_from_name, with_extension};
@@ -121,7 +121,7 @@ impl YoloWriter {
             Geometry::Box(b) => *b,
             other => other.bbox(),
         };
-        let b = clip_box(&b, w, h);
+        let b = b.clamped_to(w, h);
         if !(b.width() > 0.0 && b.height() > 0.0) {
             return false;
         }
@@ -139,7 +139,7 @@ impl YoloWriter {
         self.parts.clear();
         let parts = match geometry {
             Geometry::Box(b) => {
-                let b = clip_box(b, w, h);
+                let b = b.clamped_to(w, h);
                 vec![vec![[b.x0, b.y0], [b.x1, b.y0], [b.x1, b.y1], [b.x0, b.y1]]]
             }
             other => other.to_polygon_parts(SEG_TOLERANCE_PX),
@@ -151,7 +151,7 @@ impl YoloWriter {
             for p in &mut part {
                 *p = [p[0].clamp(0.0, w), p[1].clamp(0.0, h)];
             }
-            if shoelace(&part) != 0.0 {
+            if part_area(&part) != 0.0 {
                 self.parts.push(part);
             }
         }
@@ -285,21 +285,6 @@ fn split_index(split: Split) -> usize {
         Split::Val => 1,
         Split::Test => 2,
     }
-}
-
-fn clip_box(b: &BoxXyxy, w: f64, h: f64) -> BoxXyxy {
-    BoxXyxy { x0: b.x0.clamp(0.0, w), y0: b.y0.clamp(0.0, h), x1: b.x1.clamp(0.0, w), y1: b.y1.clamp(0.0, h) }
-}
-
-fn shoelace(part: &[[f64; 2]]) -> f64 {
-    let n = part.len();
-    let mut s = 0.0;
-    for i in 0..n {
-        let [x0, y0] = part[i];
-        let [x1, y1] = part[(i + 1) % n];
-        s += x0 * y1 - x1 * y0;
-    }
-    s / 2.0
 }
 
 /// [`fmt_f64`](super::fmt_f64) without the allocation (the same text).
@@ -527,11 +512,7 @@ impl Reader {
         field: Option<String>,
         message: String,
     ) {
-        self.problems.push(LabelProblem {
-            kind,
-            location: Location { file: file.to_path_buf(), line, field },
-            message,
-        });
+        self.problems.push(LabelProblem::new(kind, file, line, field, message));
     }
 
     fn read_dataset_dir(&mut self, dir: &Path) -> Result<(), ExportError> {
