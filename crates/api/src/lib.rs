@@ -24,6 +24,7 @@ mod job;
 mod labels;
 mod prelabel;
 mod project;
+mod ranking;
 mod select;
 mod versions;
 

@@ -26,6 +26,8 @@ pub struct Project {
     dir: PathBuf,
     catalog: Mutex<Catalog>,
     clock: Arc<dyn Clock>,
+    /// The labeling queue and coverage kept between calls (see `ranking.rs`).
+    pub(crate) ranking: Mutex<Option<crate::ranking::KeptRanking>>,
 }
 
 impl Project {
@@ -67,7 +69,7 @@ impl Project {
 
     fn from_parts(dir: &Path, catalog: Catalog, clock: Arc<dyn Clock>) -> Result<Self, ApiError> {
         let dir = dir.canonicalize().map_err(|e| ApiError::io(dir, &e))?;
-        Ok(Self { dir, catalog: Mutex::new(catalog), clock })
+        Ok(Self { dir, catalog: Mutex::new(catalog), clock, ranking: Mutex::new(None) })
     }
 
     pub fn dir(&self) -> &Path {

@@ -2,26 +2,21 @@
 //! The ranking itself is `lacuna-select`'s (pure functions); this module reads the catalog,
 //! calls it and stores what must be stored.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use lacuna_catalog::{Catalog, ConditionClaim, PoolImage, RankPrediction};
 use lacuna_core::{ImageId, RunId};
 use lacuna_select::conditions::{self, Condition, ConditionSource, PathRule, SidecarFormat};
-use lacuna_select::coverage::{self, CoverageRow, Target, ValueCounts};
-use lacuna_select::diversity::{Embeddings, IvfParams, NearestLabeled, k_center_greedy};
-use lacuna_select::queue::{self, Candidate, Gaps, QueueItem, UncertaintySignals, Weights};
-use lacuna_select::uncertainty::{self, Detection, UncertaintyParams};
+use lacuna_select::coverage::{self, CoverageRow, Target};
+use lacuna_select::queue::{self, Weights};
 use serde::{Deserialize, Serialize};
 
+use crate::ranking::{Freshness, KeptRanking};
 use crate::{ApiError, ErrorCode, Project};
 
 /// Images derived per transaction when conditions are refreshed.
 const DERIVE_BATCH: u32 = 5_000;
-/// The shortlist diversity is computed for: this many times the batch, at least
-/// [`MIN_SHORTLIST`].
-const SHORTLIST_FACTOR: usize = 20;
-const MIN_SHORTLIST: usize = 2_000;
 
 /// `lacuna queue`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -130,15 +125,6 @@ fn to_claim(image: ImageId, c: &Condition) -> ConditionClaim {
         source: c.source.as_str().to_string(),
         confidence: c.confidence,
     }
-}
-
-/// Everything ranking reads from the catalog, in memory.
-struct Snapshot {
-    pool: Vec<PoolImage>,
-    conditions: HashMap<ImageId, Vec<(String, String)>>,
-    run: Option<RunId>,
-    /// Per image with predictions.
-    uncertainty: HashMap<ImageId, uncertainty::Uncertainty>,
 }
 
 impl Project {
@@ -323,241 +309,64 @@ impl Project {
         Ok(catalog.model_runs()?.first().map(|r| r.id))
     }
 
-    fn snapshot(
+    /// The kept ranking for `run` (default: the newest), up to date: rebuilt from the catalog
+    /// when missing or stale, otherwise updated from the journal.
+    fn ranking(
         &self,
-        catalog: &Catalog,
-        assignee: Option<&str>,
         run: Option<RunId>,
-    ) -> Result<Snapshot, ApiError> {
-        let pool = catalog.queue_pool(assignee)?;
-        let mut claims: HashMap<ImageId, Vec<Condition>> = HashMap::new();
-        catalog.for_each_condition(|c| {
-            if let Some(cond) = claim_to_condition(&c) {
-                claims.entry(c.image).or_default().push(cond);
-            }
-            Ok::<(), ApiError>(())
-        })?;
-        let conditions = claims
-            .into_iter()
-            .map(|(image, cs)| {
-                (image, conditions::resolve(&cs).into_iter().map(|c| (c.key, c.value)).collect())
-            })
-            .collect();
+    ) -> Result<std::sync::MutexGuard<'_, Option<KeptRanking>>, ApiError> {
+        let mut kept = self.ranking.lock().map_err(|_| ApiError::internal("ranking lock poisoned"))?;
+        let catalog = self.catalog()?;
         let run = match run {
             Some(r) => Some(r),
-            None => Self::newest_run(catalog)?,
+            None => Self::newest_run(&catalog)?,
         };
-        let mut uncertainty = HashMap::new();
-        if let Some(run) = run {
-            let params = UncertaintyParams::default();
-            let mut current: Option<ImageId> = None;
-            let mut preds: Vec<RankPrediction> = Vec::new();
-            let mut flush = |image: ImageId, preds: &mut Vec<RankPrediction>| {
-                let dets: Vec<Detection<'_>> = preds
-                    .iter()
-                    .map(|p| Detection {
-                        bbox: p.bbox_xyxy_px,
-                        class: p.class_id,
-                        score: p.score,
-                        probs: &p.class_probs,
-                        flipped: p.flipped,
-                    })
-                    .collect();
-                uncertainty.insert(image, uncertainty::image_uncertainty(&dets, &params));
-                preds.clear();
-            };
-            catalog.for_each_prediction(run, 0.0, |p| {
-                if let Some(c) = current
-                    && c != p.image
-                {
-                    flush(c, &mut preds);
-                }
-                current = Some(p.image);
-                preds.push(p);
-                Ok::<(), ApiError>(())
-            })?;
-            if let Some(c) = current {
-                flush(c, &mut preds);
-            }
-            // Images the run finished without any box: certain-looking, but seen.
-            for image in catalog.finished_run_images(run)? {
-                uncertainty.entry(image).or_insert_with(|| uncertainty::image_uncertainty(&[], &params));
-            }
+        let fresh = match kept.as_mut() {
+            Some(k) => k.update(&catalog, run)? == Freshness::Current,
+            None => false,
+        };
+        if !fresh {
+            drop(catalog);
+            self.refresh_conditions()?;
+            let mut catalog = self.catalog()?;
+            *kept = Some(KeptRanking::build(&mut catalog, run)?);
         }
-        Ok(Snapshot { pool, conditions, run, uncertainty })
-    }
-
-    fn coverage_from(&self, catalog: &Catalog, snap: &Snapshot) -> Result<Vec<CoverageRow>, ApiError> {
-        let mut counts: BTreeMap<(String, String), ValueCounts> = BTreeMap::new();
-        for img in &snap.pool {
-            let Some(conds) = snap.conditions.get(&img.image) else { continue };
-            let u = snap.uncertainty.get(&img.image);
-            for (k, v) in conds {
-                let c = counts.entry((k.clone(), v.clone())).or_default();
-                c.pool += 1;
-                if img.labeled {
-                    c.labeled += 1;
-                }
-                if let Some(u) = u {
-                    let score = u.score();
-                    c.predicted += 1;
-                    c.confidence_sum += f64::from(1.0 - score);
-                    if score >= 0.5 {
-                        c.low_confidence += 1;
-                    }
-                }
-            }
-        }
-        let targets: Vec<Target> = catalog
-            .coverage_targets()?
-            .into_iter()
-            .map(|(key, value, share)| Target { key, value, share })
-            .collect();
-        Ok(coverage::coverage(&counts, &targets))
+        Ok(kept)
     }
 
     /// The coverage table: per condition value its share of the pool, of the labeled set and
-    /// of the target, the gap, and the model's confidence there.
+    /// of the target, the gap, and the model's confidence there (from the newest run).
     pub fn coverage(&self) -> Result<CoverageReport, ApiError> {
-        self.refresh_conditions()?;
-        let catalog = self.catalog()?;
-        let snap = self.snapshot(&catalog, None, None)?;
-        let rows = self.coverage_from(&catalog, &snap)?;
-        Ok(CoverageReport {
-            pool: snap.pool.len() as u64,
-            labeled: snap.pool.iter().filter(|p| p.labeled).count() as u64,
-            rows,
-        })
+        let kept = self.ranking(None)?;
+        let k = kept.as_ref().ok_or_else(|| ApiError::internal("no ranking"))?;
+        Ok(CoverageReport { pool: k.pool, labeled: k.labeled, rows: k.coverage() })
     }
 
-    /// The labeling queue, recomputed: unlabeled images ranked by uncertainty, coverage gap
-    /// and novelty (weighted), the batch picked by k-center greedy so it is not many
-    /// near-duplicates, each with its reasons. With `assign_to`, the picks are handed to that
-    /// person (images someone else holds are never handed out twice).
+    /// The labeling queue: unlabeled images ranked by uncertainty, coverage gap and novelty
+    /// (weighted), the batch picked by k-center greedy so it is not many near-duplicates, each
+    /// with its reasons. Kept in memory between calls and updated after each labeled image
+    /// (see `ranking.rs`). With `assign_to`, the picks are handed to that person (images someone
+    /// else holds are never handed out twice).
     pub fn queue(&self, req: &QueueRequest) -> Result<QueueResult, ApiError> {
         if req.limit == 0 || req.limit > 100_000 {
             return Err(ApiError::invalid(format!("limit {} is outside 1..=100000", req.limit)));
         }
-        self.refresh_conditions()?;
-        let catalog = Catalog::open(&self.catalog_path(), self.clock().now_unix_s())?;
-        let snap = self.snapshot(&catalog, req.assign_to.as_deref(), req.run)?;
-        let rows = self.coverage_from(&catalog, &snap)?;
-        let gaps = Gaps::new(&rows);
-
-        // Uncertainty as a percentile rank among candidates with predictions.
-        let cand_images: Vec<&PoolImage> = snap.pool.iter().filter(|p| p.candidate).collect();
-        let scored: Vec<(ImageId, f32)> = cand_images
-            .iter()
-            .filter_map(|p| snap.uncertainty.get(&p.image).map(|u| (p.image, u.score())))
-            .collect();
-        let ranks = uncertainty::percentile_ranks(&scored.iter().map(|s| s.1).collect::<Vec<_>>());
-        let rank_of: HashMap<ImageId, f32> = scored.iter().map(|s| s.0).zip(ranks).collect();
-        let candidates: Vec<Candidate> = cand_images
-            .iter()
-            .map(|p| Candidate {
-                id: p.image.0,
-                uncertainty: snap.uncertainty.get(&p.image).map(|u| UncertaintySignals {
-                    score: u.score(),
-                    rank: rank_of.get(&p.image).copied().unwrap_or(0.0),
-                    entropy_max: u.entropy.max,
-                    tta_disagreement: u.tta_disagreement,
-                    missed_objects: u.missed_objects,
-                    missed_score: u.missed_score,
-                }),
-                conditions: snap.conditions.get(&p.image).cloned().unwrap_or_default(),
-            })
-            .collect();
-        let mut comps: Vec<queue::Components> =
-            candidates.iter().map(|c| queue::components(c, &gaps)).collect();
-        let prelim: Vec<f32> = comps.iter().map(|c| queue::preliminary_score(c, &req.weights)).collect();
-        let short = queue::shortlist(&prelim, (req.limit * SHORTLIST_FACTOR).max(MIN_SHORTLIST));
-
-        // Novelty and batch diversity from the run's embeddings, for the shortlist.
-        let mut order: Vec<usize> = short.clone();
-        if let Some(run) = snap.run {
-            let wanted: HashSet<i64> = short.iter().map(|&i| candidates[i].id).collect();
-            let labeled_ids: HashSet<ImageId> =
-                snap.pool.iter().filter(|p| p.labeled).map(|p| p.image).collect();
-            let mut dim = 0usize;
-            let mut labeled_vecs: Vec<f32> = Vec::new();
-            let mut cand_vecs: HashMap<i64, Vec<f32>> = HashMap::new();
-            catalog.for_each_embedding(run, |image, v| {
-                if dim == 0 {
-                    dim = v.len();
-                }
-                if v.len() != dim {
-                    return Ok(());
-                }
-                if labeled_ids.contains(&image) {
-                    labeled_vecs.extend_from_slice(&v);
-                } else if wanted.contains(&image.0) {
-                    cand_vecs.insert(image.0, v);
-                }
-                Ok::<(), ApiError>(())
-            })?;
-            let with_vec: Vec<usize> =
-                short.iter().copied().filter(|&i| cand_vecs.contains_key(&candidates[i].id)).collect();
-            if dim > 0 && !with_vec.is_empty() {
-                let mut data = Vec::with_capacity(with_vec.len() * dim);
-                for &i in &with_vec {
-                    data.extend_from_slice(&cand_vecs[&candidates[i].id]);
-                }
-                let cands =
-                    Embeddings::new(dim, data).map_err(|e| ApiError::internal(e.to_string()))?.normalized();
-                let distances: Vec<f32> = if labeled_vecs.is_empty() {
-                    vec![f32::INFINITY; with_vec.len()]
-                } else {
-                    let labeled = Embeddings::new(dim, labeled_vecs)
-                        .map_err(|e| ApiError::internal(e.to_string()))?
-                        .normalized();
-                    let index = NearestLabeled::build(&labeled, &IvfParams::default());
-                    index
-                        .nearest_many(&cands)
-                        .map_err(|e| ApiError::internal(e.to_string()))?
-                        .into_iter()
-                        .map(|n| n.map_or(f32::INFINITY, |n| n.distance))
-                        .collect()
-                };
-                let nov = queue::novelty(&distances);
-                for (k, &i) in with_vec.iter().enumerate() {
-                    comps[i].diversity = nov[k];
-                    comps[i].nearest_labeled_distance = distances[k].is_finite().then_some(distances[k]);
-                }
-                let weights: Vec<f32> =
-                    with_vec.iter().map(|&i| queue::final_score(&comps[i], &req.weights)).collect();
-                let init: Vec<f32> = distances.iter().map(|d| if d.is_finite() { *d } else { 2.0 }).collect();
-                let picks = k_center_greedy(&cands, &init, req.limit.min(with_vec.len()), Some(&weights));
-                let mut seen: HashSet<usize> = HashSet::new();
-                order = picks.iter().map(|&k| with_vec[k]).collect();
-                seen.extend(order.iter().copied());
-                // Then the rest of the shortlist by score.
-                let mut rest: Vec<usize> = short.iter().copied().filter(|i| !seen.contains(i)).collect();
-                rest.sort_by(|a, b| {
-                    queue::final_score(&comps[*b], &req.weights)
-                        .total_cmp(&queue::final_score(&comps[*a], &req.weights))
-                });
-                order.extend(rest);
-            }
-        }
-        if snap.run.is_none() || order == short {
-            order.sort_by(|a, b| {
-                queue::final_score(&comps[*b], &req.weights)
-                    .total_cmp(&queue::final_score(&comps[*a], &req.weights))
-                    .then(a.cmp(b))
-            });
-        }
-        order.truncate(req.limit);
-
-        let by_id: HashMap<i64, &PoolImage> = snap.pool.iter().map(|p| (p.image.0, p)).collect();
-        let mut items: Vec<QueueItem> = order
-            .iter()
-            .map(|&i| QueueItem {
-                id: candidates[i].id,
-                score: queue::final_score(&comps[i], &req.weights),
-                reasons: queue::reasons(&comps[i], &req.weights),
-                components: comps[i].clone(),
-            })
-            .collect();
+        let mut kept = self.ranking(req.run)?;
+        let k = kept.as_mut().ok_or_else(|| ApiError::internal("no ranking"))?;
+        let catalog = self.catalog()?;
+        k.ensure_shortlist(&catalog, req.weights, req.limit)?;
+        let held: HashMap<ImageId, String> =
+            catalog.assignments()?.into_iter().map(|(image, who, _)| (image, who)).collect();
+        let me = req.assign_to.as_deref();
+        let skip = |id: i64| held.get(&ImageId(id)).is_some_and(|who| Some(who.as_str()) != me);
+        let mut items = k.state.batch(req.limit, skip);
+        let candidates = (k.state.remaining() as u64).saturating_sub(
+            held.iter().filter(|(i, who)| Some(who.as_str()) != me && k.state.is_candidate(i.0)).count()
+                as u64,
+        );
+        let (run, pool, labeled) = (k.run, k.pool, k.labeled);
+        drop(kept);
+        drop(catalog);
         if let Some(person) = &req.assign_to {
             let now = self.clock().now_unix_s();
             let ids: Vec<ImageId> = items.iter().map(|it| ImageId(it.id)).collect();
@@ -569,28 +378,24 @@ impl Project {
                 catalog.set_selected_because(ImageId(it.id), &it.reasons.join(" · "), person, now)?;
             }
         }
+        let ids: Vec<ImageId> = items.iter().map(|it| ImageId(it.id)).collect();
+        let paths = self.catalog()?.image_paths(&ids)?;
         let entries = items
             .into_iter()
             .enumerate()
             .filter_map(|(rank, it)| {
-                by_id.get(&it.id).map(|p| QueueEntry {
+                paths.get(&ImageId(it.id)).map(|(root, rel)| QueueEntry {
                     rank: rank + 1,
-                    image: p.image,
-                    path: p.rel_path.clone(),
-                    root: p.root_path.clone(),
+                    image: ImageId(it.id),
+                    path: rel.clone(),
+                    root: root.clone(),
                     score: it.score,
                     reasons: it.reasons,
                     numbers: it.components,
                 })
             })
             .collect();
-        Ok(QueueResult {
-            run: snap.run,
-            pool: snap.pool.len() as u64,
-            candidates: candidates.len() as u64,
-            labeled: snap.pool.iter().filter(|p| p.labeled).count() as u64,
-            items: entries,
-        })
+        Ok(QueueResult { run, pool, candidates, labeled, items: entries })
     }
 
     /// Gives back `person`'s queue assignments (all, or only `images`).

@@ -28,6 +28,7 @@ mod error;
 mod migrations;
 mod models;
 mod query;
+mod ranking;
 mod synthetic;
 mod synthetic_labels;
 mod types;
@@ -45,6 +46,7 @@ pub use models::{
     AdoptablePrediction, ModelRecord, ModelRunRow, PredictionRecord, PredictionRow, RankPrediction,
     RunImageResult, RunParams, RunProblem,
 };
+pub use ranking::{RankState, UncertaintySummary};
 pub use types::{
     CatalogCounts, DuplicateRow, HashMatch, ImageFilter, ImageRow, ImportCounts, ImportOp, JobRow, JobStatus,
     KnownDuplicate, KnownFile, ProblemRow, RootRow,

@@ -47,6 +47,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0005_conditions_and_queues",
         sql: include_str!("../migrations/0005_conditions_and_queues.sql"),
     },
+    Migration { name: "0006_ranking_cache", sql: include_str!("../migrations/0006_ranking_cache.sql") },
 ];
 
 /// Applies migrations `from + 1 ..= to`, each in its own transaction that also sets

@@ -129,7 +129,7 @@ fn f32s_to_blob(values: &[f32]) -> Vec<u8> {
     values.iter().flat_map(|v| v.to_le_bytes()).collect()
 }
 
-fn blob_to_f32s(blob: &[u8]) -> Vec<f32> {
+pub(crate) fn blob_to_f32s(blob: &[u8]) -> Vec<f32> {
     blob.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
 }
 
@@ -560,19 +560,45 @@ impl Catalog {
         &self,
         run: RunId,
         min_score: f32,
+        visit: impl FnMut(RankPrediction) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.visit_predictions(
+            "SELECT image_id, id, class_id, score, x0_px, y0_px, x1_px, y1_px, flipped, class_probs \
+             FROM prediction WHERE run_id = ?1 AND score >= ?2 ORDER BY image_id, id",
+            rusqlite::params![run.0, f64::from(min_score)],
+            visit,
+        )
+    }
+
+    /// Like [`Catalog::for_each_prediction`] (every score), only for images `run` finished that
+    /// have no uncertainty summary computed by `method` yet.
+    pub fn for_each_prediction_without_uncertainty<E: From<CatalogError>>(
+        &self,
+        run: RunId,
+        method: i64,
+        visit: impl FnMut(RankPrediction) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.visit_predictions(
+            "SELECT p.image_id, p.id, p.class_id, p.score, p.x0_px, p.y0_px, p.x1_px, p.y1_px, p.flipped, \
+             p.class_probs FROM prediction p WHERE p.run_id = ?1 AND NOT EXISTS \
+             (SELECT 1 FROM run_image_uncertainty u WHERE u.run_id = ?1 AND u.image_id = p.image_id \
+              AND u.method = ?2) ORDER BY p.image_id, p.id",
+            rusqlite::params![run.0, method],
+            visit,
+        )
+    }
+
+    fn visit_predictions<E: From<CatalogError>>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
         mut visit: impl FnMut(RankPrediction) -> Result<(), E>,
     ) -> Result<(), E> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT image_id, id, class_id, score, x0_px, y0_px, x1_px, y1_px, flipped, class_probs \
-                 FROM prediction WHERE run_id = ?1 AND score >= ?2 ORDER BY image_id, id",
-            )
-            .at(&self.path)?;
-        let mut rows = stmt.query(rusqlite::params![run.0, f64::from(min_score)]).at(&self.path)?;
+        let mut stmt = self.conn.prepare(sql).at(&self.path)?;
+        let mut rows = stmt.query(params).at(&self.path)?;
         while let Some(r) = rows.next().at(&self.path)? {
             let f = |i: usize| r.get::<_, f64>(i).map(|v| v as f32);
-            let blob: Vec<u8> = r.get(9).at(&self.path)?;
+            let blob = r.get_ref(9).and_then(|v| v.as_blob().map_err(Into::into)).at(&self.path)?;
             visit(RankPrediction {
                 image: ImageId(r.get(0).at(&self.path)?),
                 id: r.get(1).at(&self.path)?,
@@ -585,7 +611,7 @@ impl Catalog {
                     f(7).at(&self.path)?,
                 ],
                 flipped: r.get(8).at(&self.path)?,
-                class_probs: blob_to_f32s(&blob),
+                class_probs: blob_to_f32s(blob),
             })?;
         }
         Ok(())

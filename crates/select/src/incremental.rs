@@ -7,10 +7,10 @@
 //! every candidate's coverage component is the max over its value ids, the new embedding lowers
 //! the shortlist's nearest-labeled distances, and the best `k` are selected again.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::coverage::{self, CoverageRow, Target, ValueCounts};
-use crate::diversity::{Embeddings, update_min_distances};
+use crate::diversity::{Embeddings, k_center_greedy, update_min_distances};
 use crate::queue::{self, Candidate, Components, QueueItem, Weights};
 
 /// See the module documentation.
@@ -28,12 +28,24 @@ pub struct QueueState {
     cand_values: Vec<u32>,
     alive: Vec<bool>,
     index_of: HashMap<i64, usize>,
-    /// Shortlist position of each shortlisted candidate, its normalised embeddings,
+    /// The shortlisted candidates (indices), their positions, normalised embeddings,
     /// nearest-labeled distances and the distance that counts as fully novel.
+    short: Vec<usize>,
     short_pos: HashMap<usize, usize>,
     short_emb: Option<Embeddings>,
     short_min: Vec<f32>,
     novelty_scale: f32,
+}
+
+/// The pool's condition values interned: `values[i]` is value id `i`; per candidate, its value ids
+/// (`cand_values[starts[c]..starts[c + 1]]`).
+#[derive(Debug, Clone, Default)]
+pub struct InternedValues {
+    pub values: Vec<(String, String)>,
+    /// Per value: pool and labeled counts over the whole pool (candidates and labeled images).
+    pub counts: Vec<ValueCounts>,
+    pub starts: Vec<u32>,
+    pub cand_values: Vec<u32>,
 }
 
 impl QueueState {
@@ -47,55 +59,117 @@ impl QueueState {
         weights: Weights,
         shortlist: Option<(Vec<usize>, Embeddings, Vec<f32>)>,
     ) -> Self {
-        let mut values = Vec::new();
+        let mut interned = InternedValues::default();
         let mut value_id = HashMap::new();
-        let mut count_vec = Vec::new();
         for (kv, c) in counts {
-            value_id.insert(kv.clone(), values.len() as u32);
-            values.push(kv);
-            count_vec.push(c);
+            value_id.insert(kv.clone(), interned.values.len() as u32);
+            interned.values.push(kv);
+            interned.counts.push(c);
         }
-        let mut starts = Vec::with_capacity(candidates.len() + 1);
-        let mut cand_values = Vec::new();
-        starts.push(0);
+        interned.starts.push(0);
         for c in &candidates {
             for kv in &c.conditions {
                 if let Some(&id) = value_id.get(kv) {
-                    cand_values.push(id);
+                    interned.cand_values.push(id);
                 }
             }
-            starts.push(cand_values.len() as u32);
+            interned.starts.push(interned.cand_values.len() as u32);
         }
+        let mut state = Self::from_interned(candidates, interned, targets, weights);
+        if let Some((short, emb, min)) = shortlist {
+            state.set_shortlist(short, emb, min);
+        }
+        state
+    }
+
+    /// From candidates whose conditions are already interned (their `conditions` may be left
+    /// empty): what a caller ranking a million images uses, so no per-candidate strings exist.
+    ///
+    /// # Panics
+    ///
+    /// When `interned.starts` does not have one entry per candidate plus one.
+    pub fn from_interned(
+        candidates: Vec<Candidate>,
+        interned: InternedValues,
+        targets: Vec<Target>,
+        weights: Weights,
+    ) -> Self {
+        assert_eq!(interned.starts.len(), candidates.len() + 1, "one value range per candidate");
+        let InternedValues { values, counts, starts, cand_values } = interned;
+        let value_id = values.iter().enumerate().map(|(i, kv)| (kv.clone(), i as u32)).collect();
         let index_of = candidates.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
-        let (short, short_emb, short_min) = match shortlist {
-            Some((s, e, d)) => (s, Some(e.normalized()), d),
-            None => (Vec::new(), None, Vec::new()),
-        };
-        let mut sorted: Vec<f32> = short_min.iter().copied().filter(|d| d.is_finite()).collect();
-        sorted.sort_by(f32::total_cmp);
-        let novelty_scale =
-            sorted.get(((sorted.len().max(1) - 1) as f32 * 0.95) as usize).copied().unwrap_or(1.0);
-        let short_pos = short.iter().enumerate().map(|(p, &i)| (i, p)).collect();
         let alive = vec![true; candidates.len()];
         let mut state = Self {
             weights,
             targets,
             values,
             value_id,
-            counts: count_vec,
+            counts,
             rows: Vec::new(),
             candidates,
             starts,
             cand_values,
             alive,
             index_of,
-            short_pos,
-            short_emb,
-            short_min,
-            novelty_scale: novelty_scale.max(1e-6),
+            short: Vec::new(),
+            short_pos: HashMap::new(),
+            short_emb: None,
+            short_min: Vec::new(),
+            novelty_scale: 1.0,
         };
         state.refresh_rows();
         state
+    }
+
+    /// Sets the candidates novelty is known for: indices into the candidates, their embeddings
+    /// (any norm) and distances to the nearest labeled image (infinite: nothing labeled yet).
+    /// Novelty is the distance relative to the shortlist's 95th percentile, capped at 1.
+    pub fn set_shortlist(&mut self, short: Vec<usize>, embeddings: Embeddings, min: Vec<f32>) {
+        let mut sorted: Vec<f32> = min.iter().copied().filter(|d| d.is_finite()).collect();
+        sorted.sort_by(f32::total_cmp);
+        let scale = sorted.get(((sorted.len().max(1) - 1) as f32 * 0.95) as usize).copied().unwrap_or(1.0);
+        self.novelty_scale = scale.max(1e-6);
+        self.short_pos = short.iter().enumerate().map(|(p, &i)| (i, p)).collect();
+        self.short = short;
+        self.short_emb = Some(embeddings.normalized());
+        self.short_min = min;
+    }
+
+    /// The weights scores are computed with from now on.
+    pub fn set_weights(&mut self, weights: Weights) {
+        self.weights = weights;
+    }
+
+    pub fn weights(&self) -> Weights {
+        self.weights
+    }
+
+    /// Candidate ids of the `n` best scores without novelty (the shortlist novelty is worth
+    /// computing for), best first.
+    pub fn preliminary_top(&self, n: usize) -> Vec<usize> {
+        let gaps = self.gaps();
+        let w = Weights { diversity: 0.0, ..self.weights };
+        let scores: Vec<f32> = (0..self.candidates.len())
+            .map(|i| if self.alive[i] { self.score_with(i, &gaps, &w, false) } else { f32::NEG_INFINITY })
+            .collect();
+        let mut short = queue::shortlist(&scores, n);
+        short.retain(|&i| self.alive[i]);
+        short
+    }
+
+    /// Shortlisted candidates still in the queue, and how many were shortlisted.
+    pub fn shortlist_alive(&self) -> (usize, usize) {
+        (self.short.iter().filter(|&&i| self.alive[i]).count(), self.short.len())
+    }
+
+    /// The image id of candidate `index`.
+    pub fn candidate_id(&self, index: usize) -> i64 {
+        self.candidates[index].id
+    }
+
+    /// Whether candidate `id` is still in the queue.
+    pub fn is_candidate(&self, id: i64) -> bool {
+        self.index_of.get(&id).is_some_and(|&i| self.alive[i])
     }
 
     fn refresh_rows(&mut self) {
@@ -153,8 +227,12 @@ impl QueueState {
         c
     }
 
+    fn gaps(&self) -> Vec<f32> {
+        self.rows.iter().map(|r| r.as_ref().map_or(0.0, |r| r.gap.max(0.0) as f32)).collect()
+    }
+
     /// Fast score of candidate `i` (no strings built).
-    fn score(&self, i: usize, gaps: &[f32]) -> f32 {
+    fn score_with(&self, i: usize, gaps: &[f32], w: &Weights, with_novelty: bool) -> f32 {
         let cand = &self.candidates[i];
         let u = cand.uncertainty.as_ref().map_or(0.0, |u| u.rank);
         let mut c = 0.0f32;
@@ -162,22 +240,71 @@ impl QueueState {
             c = c.max(gaps[v as usize]);
         }
         let d = match self.short_pos.get(&i) {
-            Some(&p) => {
+            Some(&p) if with_novelty => {
                 let d = self.short_min[p];
                 if d.is_finite() { (d / self.novelty_scale).min(1.0) } else { 1.0 }
             }
-            None => 0.0,
+            _ => 0.0,
         };
-        let w = &self.weights;
-        (w.uncertainty * u + w.coverage * c + w.diversity * d) / (w.uncertainty + w.coverage + w.diversity)
+        let total = w.uncertainty + w.coverage + w.diversity;
+        if total <= 0.0 {
+            return 0.0;
+        }
+        (w.uncertainty * u + w.coverage * c + w.diversity * d) / total
     }
 
-    /// The best `k` candidates, best first, with reasons.
-    pub fn top(&self, k: usize) -> Vec<QueueItem> {
-        let gaps: Vec<f32> = self.rows.iter().map(|r| r.as_ref().map_or(0.0, |r| r.gap as f32)).collect();
+    fn score(&self, i: usize, gaps: &[f32]) -> f32 {
+        self.score_with(i, gaps, &self.weights, true)
+    }
+
+    fn item(&self, i: usize, score: f32) -> QueueItem {
+        let c = self.components(i);
+        QueueItem {
+            id: self.candidates[i].id,
+            score,
+            reasons: queue::reasons(&c, &self.weights),
+            components: c,
+        }
+    }
+
+    /// A batch of `k` for people to label: k-center greedy over the shortlist (weighted by score,
+    /// starting from each candidate's distance to the labeled set) so the batch is not many
+    /// near-duplicates, then the best remaining scores. `skip` leaves out candidates (such as
+    /// images someone else holds).
+    pub fn batch(&self, k: usize, skip: impl Fn(i64) -> bool) -> Vec<QueueItem> {
+        let gaps = self.gaps();
+        let mut out: Vec<QueueItem> = Vec::with_capacity(k);
+        let mut taken: HashSet<usize> = HashSet::new();
+        if let Some(emb) = &self.short_emb {
+            let live: Vec<usize> = (0..self.short.len())
+                .filter(|&p| self.alive[self.short[p]] && !skip(self.candidates[self.short[p]].id))
+                .collect();
+            if !live.is_empty() {
+                let subset = emb.select(&live);
+                let init: Vec<f32> = live
+                    .iter()
+                    .map(|&p| if self.short_min[p].is_finite() { self.short_min[p] } else { 2.0 })
+                    .collect();
+                let weights: Vec<f32> = live.iter().map(|&p| self.score(self.short[p], &gaps)).collect();
+                for pick in k_center_greedy(&subset, &init, k.min(live.len()), Some(&weights)) {
+                    let i = self.short[live[pick]];
+                    taken.insert(i);
+                    out.push(self.item(i, weights[pick]));
+                }
+            }
+        }
+        if out.len() < k {
+            let rest =
+                self.ranked(k - out.len(), |i| !taken.contains(&i) && !skip(self.candidates[i].id), &gaps);
+            out.extend(rest.into_iter().map(|(score, i)| self.item(i, score)));
+        }
+        out
+    }
+
+    fn ranked(&self, k: usize, keep: impl Fn(usize) -> bool, gaps: &[f32]) -> Vec<(f32, usize)> {
         let mut scored: Vec<(f32, usize)> = (0..self.candidates.len())
-            .filter(|&i| self.alive[i])
-            .map(|i| (self.score(i, &gaps), i))
+            .filter(|&i| self.alive[i] && keep(i))
+            .map(|i| (self.score(i, gaps), i))
             .collect();
         let k = k.min(scored.len());
         let cmp = |a: &(f32, usize), b: &(f32, usize)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
@@ -187,17 +314,12 @@ impl QueueState {
         }
         scored.sort_by(cmp);
         scored
-            .into_iter()
-            .map(|(score, i)| {
-                let c = self.components(i);
-                QueueItem {
-                    id: self.candidates[i].id,
-                    score,
-                    reasons: queue::reasons(&c, &self.weights),
-                    components: c,
-                }
-            })
-            .collect()
+    }
+
+    /// The best `k` candidates, best first, with reasons.
+    pub fn top(&self, k: usize) -> Vec<QueueItem> {
+        let gaps = self.gaps();
+        self.ranked(k, |_| true, &gaps).into_iter().map(|(score, i)| self.item(i, score)).collect()
     }
 
     /// Records that candidate `id` was labeled: its conditions count as labeled, it leaves the
@@ -212,12 +334,39 @@ impl QueueState {
             self.counts[v as usize].labeled += 1;
         }
         self.refresh_rows();
+        self.lower_distances(embedding)
+    }
+
+    /// Records that an image that was not a candidate (in progress, skipped) is now labeled:
+    /// its condition values count as labeled and its embedding lowers the shortlist's
+    /// nearest-labeled distances. Values the pool did not have are ignored.
+    pub fn add_labeled(
+        &mut self,
+        values: &[(String, String)],
+        embedding: Option<&[f32]>,
+    ) -> Result<(), String> {
+        for kv in values {
+            if let Some(&v) = self.value_id.get(kv) {
+                self.counts[v as usize].labeled += 1;
+            }
+        }
+        self.refresh_rows();
+        self.lower_distances(embedding)
+    }
+
+    fn lower_distances(&mut self, embedding: Option<&[f32]>) -> Result<(), String> {
         if let (Some(emb), Some(v)) = (&self.short_emb, embedding) {
-            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
-            let unit: Vec<f32> = v.iter().map(|x| x / norm).collect();
-            update_min_distances(emb, &mut self.short_min, &unit).map_err(|e| e.to_string())?;
+            update_min_distances(emb, &mut self.short_min, v).map_err(|e| e.to_string())?;
         }
         Ok(())
+    }
+
+    /// Takes candidate `id` out of the queue without counting it as labeled (someone started or
+    /// skipped it). Unknown ids are ignored.
+    pub fn remove(&mut self, id: i64) {
+        if let Some(&i) = self.index_of.get(&id) {
+            self.alive[i] = false;
+        }
     }
 
     /// Candidates still in the queue.
