@@ -230,9 +230,13 @@ impl KeptRanking {
         }
         let short = self.state.preliminary_top(n);
         let short_ids: Vec<ImageId> = short.iter().map(|&i| ImageId(self.state_candidate_id(i))).collect();
-        let labeled_ids: Vec<ImageId> =
+        // In id order: the lookups then walk the embeddings table front to back.
+        let mut labeled_ids: Vec<ImageId> =
             self.status.iter().filter(|(_, s)| **s == RankState::Done).map(|(i, _)| *i).collect();
-        let cand_vecs = catalog.embeddings_of(run, &short_ids)?;
+        labeled_ids.sort_unstable();
+        let mut sorted_ids = short_ids.clone();
+        sorted_ids.sort_unstable();
+        let cand_vecs = catalog.embeddings_of(run, &sorted_ids)?;
         let dim = cand_vecs.values().next().map_or(0, Vec::len);
         let mut with_vec = Vec::new();
         let mut data = Vec::new();

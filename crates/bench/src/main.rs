@@ -10,6 +10,9 @@
 //!   their diff, and COCO and YOLO exports with `--images none` (generated images have no
 //!   files); each step runs in its own child process (hidden `export-step`) so its peak RSS
 //!   is its own. One measurement per step (each takes seconds), not a median.
+//! - `queue`: the ranking functions on generated in-memory data (1,000,000 images).
+//! - `queue-catalog`: the queue and coverage through the API on a generated 1,000,000-image
+//!   catalog (first ranking, full recomputation, coverage, incremental update, proof at scale).
 //! - `gen-jpegs`: just write the generated folder.
 //!
 //! Figures are medians of several repeats (single runs for `export`) and are printed as a table
@@ -19,6 +22,7 @@ mod catalog_bench;
 mod export_bench;
 mod import_bench;
 mod queue_bench;
+mod queue_catalog_bench;
 mod synth;
 mod vision_bench;
 
@@ -124,6 +128,23 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// The queue and coverage end to end through the API on a generated 1M-image catalog:
+    /// first ranking, full recomputation, coverage, incremental update, the proof at scale.
+    QueueCatalog {
+        /// Where the generated catalog is kept between runs.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        #[arg(long, default_value_t = 1_000_000)]
+        images: u64,
+        #[arg(long, default_value_t = 100_000)]
+        labeled: u64,
+        #[arg(long, default_value_t = 1_000)]
+        batch: usize,
+        #[arg(long, default_value_t = 9)]
+        repeats: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// Freeze, diff and COCO / YOLO export timings and peak memory on a generated project.
     Export {
         #[arg(long, default_value_t = 100_000)]
@@ -194,6 +215,9 @@ fn main() -> anyhow::Result<()> {
         }
         Cmd::Catalog { rows, repeats, json } => catalog_bench::run(rows, repeats.max(1), json),
         Cmd::Queue { images, labeled, batch, json } => queue_bench::run(images, labeled, batch, json),
+        Cmd::QueueCatalog { dir, images, labeled, batch, repeats, json } => {
+            queue_catalog_bench::run(dir, images, labeled, batch, repeats.max(1), json)
+        }
         Cmd::Export { images, boxes_per_image, dir, json } => {
             export_bench::run(images, boxes_per_image, dir, json)
         }

@@ -62,3 +62,24 @@ CREATE TABLE run_image_uncertainty (
     missed_score     REAL NOT NULL,
     PRIMARY KEY (run_id, image_id)
 ) STRICT, WITHOUT ROWID;
+
+-- Embeddings move out of `model_run_image` into a table of their own. A 256-d f32 vector is
+-- 1 KiB: too big to stay on the leaf page of a WITHOUT ROWID table (whose rows spill to an
+-- overflow page above ~1000 bytes), so every lookup cost an extra page read, and a scan of the
+-- run's results read every vector. Rows of a rowid table keep up to ~4 KiB on the leaf.
+-- `model_run_image.embedding` stays (SQLite cannot drop a column of a WITHOUT ROWID table
+-- without rebuilding it) and is always NULL from this version on.
+CREATE TABLE run_embedding (
+    id        INTEGER PRIMARY KEY,
+    run_id    INTEGER NOT NULL REFERENCES model_run (id) ON DELETE CASCADE,
+    image_id  INTEGER NOT NULL REFERENCES image (id),
+    -- little-endian f32
+    vector    BLOB NOT NULL
+) STRICT;
+
+CREATE UNIQUE INDEX run_embedding_run_image ON run_embedding (run_id, image_id);
+
+INSERT INTO run_embedding (run_id, image_id, vector)
+SELECT run_id, image_id, embedding FROM model_run_image WHERE embedding IS NOT NULL ORDER BY run_id, image_id;
+
+UPDATE model_run_image SET embedding = NULL WHERE embedding IS NOT NULL;

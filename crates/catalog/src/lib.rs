@@ -31,6 +31,7 @@ mod query;
 mod ranking;
 mod synthetic;
 mod synthetic_labels;
+mod synthetic_ranking;
 mod types;
 mod versions;
 
@@ -47,6 +48,7 @@ pub use models::{
     RunImageResult, RunParams, RunProblem,
 };
 pub use ranking::{RankState, UncertaintySummary};
+pub use synthetic_ranking::{SyntheticRanking, SyntheticRankingSummary};
 pub use types::{
     CatalogCounts, DuplicateRow, HashMatch, ImageFilter, ImageRow, ImportCounts, ImportOp, JobRow, JobStatus,
     KnownDuplicate, KnownFile, ProblemRow, RootRow,

@@ -264,9 +264,12 @@ impl Catalog {
         {
             let mut image_row = tx
                 .prepare_cached(
-                    "INSERT INTO model_run_image (run_id, image_id, detections, embedding, inference_ms) \
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    "INSERT INTO model_run_image (run_id, image_id, detections, inference_ms) \
+                     VALUES (?1, ?2, ?3, ?4)",
                 )
+                .at(path)?;
+            let mut embedding_row = tx
+                .prepare_cached("INSERT INTO run_embedding (run_id, image_id, vector) VALUES (?1, ?2, ?3)")
                 .at(path)?;
             let mut box_row = tx
                 .prepare_cached(
@@ -281,10 +284,14 @@ impl Catalog {
                         run.0,
                         result.image.0,
                         result.predictions.iter().filter(|p| !p.flipped).count() as i64,
-                        result.embedding.as_deref().map(f32s_to_blob),
                         f64::from(result.inference_ms)
                     ])
                     .at(path)?;
+                if let Some(embedding) = &result.embedding {
+                    embedding_row
+                        .execute(rusqlite::params![run.0, result.image.0, f32s_to_blob(embedding)])
+                        .at(path)?;
+                }
                 for p in &result.predictions {
                     let [x0, y0, x1, y1] = p.bbox_xyxy_px.map(f64::from);
                     box_row
@@ -435,16 +442,16 @@ impl Catalog {
 
     /// The embedding `run` stored for `image`.
     pub fn embedding(&self, run: RunId, image: ImageId) -> Result<Option<Vec<f32>>, CatalogError> {
-        let blob: Option<Option<Vec<u8>>> = self
+        let blob: Option<Vec<u8>> = self
             .conn
             .query_row(
-                "SELECT embedding FROM model_run_image WHERE run_id = ?1 AND image_id = ?2",
+                "SELECT vector FROM run_embedding WHERE run_id = ?1 AND image_id = ?2",
                 [run.0, image.0],
                 |r| r.get(0),
             )
             .optional()
             .at(&self.path)?;
-        Ok(blob.flatten().map(|b| blob_to_f32s(&b)))
+        Ok(blob.map(|b| blob_to_f32s(&b)))
     }
 }
 
@@ -625,10 +632,7 @@ impl Catalog {
     ) -> Result<(), E> {
         let mut stmt = self
             .conn
-            .prepare(
-                "SELECT image_id, embedding FROM model_run_image WHERE run_id = ?1 AND embedding IS NOT NULL \
-                 ORDER BY image_id",
-            )
+            .prepare("SELECT image_id, vector FROM run_embedding WHERE run_id = ?1 ORDER BY image_id")
             .at(&self.path)?;
         let mut rows = stmt.query([run.0]).at(&self.path)?;
         while let Some(r) = rows.next().at(&self.path)? {

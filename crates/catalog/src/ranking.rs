@@ -149,6 +149,19 @@ impl Catalog {
     /// Images `run` finished that have no summary computed by `method` (including those with
     /// no box at all).
     pub fn images_without_uncertainty(&self, run: RunId, method: i64) -> Result<Vec<ImageId>, CatalogError> {
+        // The common case, every image summarised, without walking the run's results.
+        let (done, summarised): (i64, i64) = self
+            .conn
+            .query_row(
+                "SELECT (SELECT images_done FROM model_run WHERE id = ?1), \
+                 (SELECT count(*) FROM run_image_uncertainty WHERE run_id = ?1 AND method = ?2)",
+                params![run.0, method],
+                |r| Ok((r.get::<_, Option<i64>>(0)?.unwrap_or(0), r.get(1)?)),
+            )
+            .at(&self.path)?;
+        if summarised >= done {
+            return Ok(Vec::new());
+        }
         let mut stmt = self
             .conn
             .prepare(
@@ -203,9 +216,7 @@ impl Catalog {
     ) -> Result<HashMap<ImageId, Vec<f32>>, CatalogError> {
         let mut stmt = self
             .conn
-            .prepare_cached(
-                "SELECT embedding FROM model_run_image WHERE run_id = ?1 AND image_id = ?2 AND embedding IS NOT NULL",
-            )
+            .prepare_cached("SELECT vector FROM run_embedding WHERE run_id = ?1 AND image_id = ?2")
             .at(&self.path)?;
         let mut out = HashMap::with_capacity(images.len());
         for &image in images {

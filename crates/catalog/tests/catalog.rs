@@ -1229,3 +1229,64 @@ mod models {
         catalog.integrity_check().expect("integrity");
     }
 }
+
+#[test]
+fn schema_6_moves_embeddings_into_their_own_table_and_counts_ranking_changes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = catalog_path(&dir);
+    let mut catalog = Catalog::create_at_version(&path, 5).expect("schema 5 catalog");
+    let root = catalog.upsert_root("/data", NOW).expect("root");
+    catalog.insert_synthetic_images(root, 3, 1, NOW).expect("images");
+    drop(catalog);
+    let vector: Vec<u8> = [0.5f32, -1.0, 2.0].iter().flat_map(|v| v.to_le_bytes()).collect();
+    let conn = rusqlite::Connection::open(&path).expect("raw open");
+    conn.execute_batch(
+        "INSERT INTO model (id, name, family, scale, task, weights_path, weights_hash, input_size_px, \
+         added_at_unix_s) VALUES (1, 'm', 'v8', 'n', 'detect', 'm.onnx', 'h', 640, 0); \
+         INSERT INTO model_run (id, model_id, params_key, device, precision, batch_size, keep_threshold, \
+         display_threshold, iou_threshold, max_detections, flip_tta, status, started_at_unix_s) \
+         VALUES (1, 1, 'k', 'cpu', 'f32', 1, 0.1, 0.25, 0.7, 300, 0, 'finished', 0);",
+    )
+    .expect("model and run");
+    conn.execute(
+        "INSERT INTO model_run_image (run_id, image_id, detections, embedding, inference_ms) VALUES (1, 1, 0, ?1, 1.0)",
+        [&vector],
+    )
+    .expect("result with embedding");
+    drop(conn);
+
+    let catalog = Catalog::open(&path, NOW).expect("migrated");
+    assert_eq!(catalog.schema_version().expect("version"), SCHEMA_VERSION);
+    let run = lacuna_core::RunId(1);
+    let image = ImageId(1);
+    assert_eq!(catalog.embedding(run, image).expect("read"), Some(vec![0.5, -1.0, 2.0]));
+    let left_in_results: i64 = rusqlite::Connection::open(&path)
+        .expect("raw open")
+        .query_row("SELECT count(*) FROM model_run_image WHERE embedding IS NOT NULL", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(left_in_results, 0);
+
+    // Condition writes move the ranking counter; a label state does not.
+    let before = catalog.ranking_inputs_counter().expect("counter");
+    let mut catalog = catalog;
+    catalog
+        .upsert_conditions(
+            &[lacuna_catalog::ConditionClaim {
+                image,
+                key: "light".into(),
+                value: "night".into(),
+                source: "human".into(),
+                confidence: 1.0,
+            }],
+            NOW,
+        )
+        .expect("condition");
+    let after = catalog.ranking_inputs_counter().expect("counter");
+    assert!(after > before, "{before} -> {after}");
+    catalog.set_image_state("ana", image, lacuna_core::ImageLabelState::Labeled, None, NOW).expect("state");
+    assert_eq!(catalog.ranking_inputs_counter().expect("counter"), after);
+    assert_eq!(
+        catalog.label_states_changed_since(0).expect("changes"),
+        vec![(image, lacuna_catalog::RankState::Done)]
+    );
+}
