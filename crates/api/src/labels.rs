@@ -75,6 +75,31 @@ pub struct LabelImportReport {
     pub problems: Vec<LabelProblem>,
 }
 
+/// A model's box or mask on one image, not yet accepted or rejected by anyone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImagePrediction {
+    pub id: i64,
+    pub run: RunId,
+    pub image: ImageId,
+    /// The model's class name.
+    pub class: String,
+    pub score: f32,
+    /// A box, or a mask for segmentation models.
+    pub geometry: Geometry,
+}
+
+/// An expert's decision on one prediction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PredictionDecision {
+    pub prediction: i64,
+    /// Accept (it becomes an annotation) or reject (kept as a rejected annotation, so it is not
+    /// asked again and never exported).
+    pub accept: bool,
+    /// Accept it as this class instead of the model's (recorded as corrected).
+    #[serde(default)]
+    pub class: Option<String>,
+}
+
 /// The label states of the project's images.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LabelStateCount {
@@ -318,6 +343,113 @@ impl Project {
             }
         }
         Ok(n)
+    }
+
+    /// The predictions of `run` (the newest when `None`) on `image` at or above the run's display
+    /// threshold that nobody has accepted or rejected yet, best first.
+    pub fn image_predictions(
+        &self,
+        image: ImageId,
+        run: Option<RunId>,
+    ) -> Result<Vec<ImagePrediction>, ApiError> {
+        let catalog = self.catalog()?;
+        let runs = catalog.model_runs()?;
+        let Some(chosen) = (match run {
+            Some(r) => runs.iter().find(|x| x.id == r),
+            None => runs.first(),
+        }) else {
+            return match run {
+                Some(r) => Err(ApiError::new(ErrorCode::NotFound, format!("run: no pre-labeling run {r}"))),
+                None => Ok(Vec::new()),
+            };
+        };
+        let decided = catalog.adopted_predictions(chosen.id)?;
+        Ok(catalog
+            .image_predictions_for_adoption(chosen.id, image, chosen.params.display_threshold)?
+            .into_iter()
+            .filter(|p| !decided.contains(&p.prediction))
+            .map(|p| ImagePrediction {
+                id: p.prediction,
+                run: chosen.id,
+                image: p.image,
+                class: p.class_name,
+                score: p.score,
+                geometry: p.geometry,
+            })
+            .collect())
+    }
+
+    /// Accepts (optionally as another class) or rejects predictions, one undo step. A
+    /// prediction already decided is an error (conflict) naming it; nothing is written then.
+    pub fn decide_predictions(
+        &self,
+        author: &str,
+        decisions: &[PredictionDecision],
+    ) -> Result<Vec<Annotation>, ApiError> {
+        if decisions.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<i64> = decisions.iter().map(|d| d.prediction).collect();
+        let found = self.catalog()?.predictions_by_id(&ids)?;
+        let mut items = Vec::with_capacity(decisions.len());
+        let mut names: Vec<String> = Vec::new();
+        let mut decided_by_run: HashMap<RunId, std::collections::HashSet<i64>> = HashMap::new();
+        for d in decisions {
+            let (run, p) = found.iter().find(|(_, p)| p.prediction == d.prediction).ok_or_else(|| {
+                ApiError::new(ErrorCode::NotFound, format!("prediction {}: no such prediction", d.prediction))
+            })?;
+            let decided = match decided_by_run.entry(*run) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(self.catalog()?.adopted_predictions(*run)?)
+                }
+            };
+            if !decided.insert(d.prediction) {
+                return Err(ApiError::new(
+                    ErrorCode::Conflict,
+                    format!("prediction {}: already accepted or rejected", d.prediction),
+                ));
+            }
+            let class = match &d.class {
+                Some(c) if d.accept => self.resolve_class(c)?.name,
+                _ => p.class_name.clone(),
+            };
+            let corrected = d.accept && !class.eq_ignore_ascii_case(&p.class_name);
+            names.push(class.clone());
+            items.push((
+                *run,
+                p.clone(),
+                class,
+                if !d.accept {
+                    ReviewState::Rejected
+                } else if corrected {
+                    ReviewState::Corrected
+                } else {
+                    ReviewState::Accepted
+                },
+            ));
+        }
+        names.sort();
+        names.dedup();
+        let now = self.clock().now_unix_s();
+        let mut catalog = self.catalog()?;
+        let class_ids = catalog.ensure_classes(author, &names, now)?;
+        let class_of: HashMap<String, ClassId> =
+            names.iter().map(|c| c.to_lowercase()).zip(class_ids).collect();
+        let new: Vec<NewAnnotation> = items
+            .into_iter()
+            .map(|(run, p, class, review_state)| NewAnnotation {
+                image: p.image,
+                class: class_of[&class.to_lowercase()],
+                geometry: p.geometry,
+                attributes: Attributes::default(),
+                source: AnnotationSource::Model { run, prediction: Some(p.prediction) },
+                score: Some(f64::from(p.score)),
+                review_state,
+            })
+            .collect();
+        let (_, created) = catalog.create_annotations(author, &new, now)?;
+        Ok(created)
     }
 
     /// Imports labels from a COCO file, a YOLO dataset (folder, `data.yaml` or label file) or

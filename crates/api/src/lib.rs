@@ -37,8 +37,8 @@ pub use dto::{
 pub use error::{ApiError, ErrorCode};
 pub use job::{ImportJob, Job, PrelabelJob};
 pub use labels::{
-    AnnotationEdit, AnnotationInput, ClassDto, ClassEdit, LabelImportReport, LabelImportRequest,
-    LabelStateCount,
+    AnnotationEdit, AnnotationInput, ClassDto, ClassEdit, ImagePrediction, LabelImportReport,
+    LabelImportRequest, LabelStateCount, PredictionDecision,
 };
 /// Domain types that appear in this crate's requests and answers.
 pub use lacuna_core::{

@@ -502,19 +502,60 @@ impl Catalog {
         run: RunId,
         min_score: f32,
     ) -> Result<Vec<AdoptablePrediction>, CatalogError> {
+        self.adoptable(
+            "p.run_id = ?1 AND p.flipped = 0 AND p.score >= ?2",
+            rusqlite::params![run.0, f64::from(min_score)],
+        )
+    }
+
+    /// Like [`Catalog::predictions_for_adoption`], for one image.
+    pub fn image_predictions_for_adoption(
+        &self,
+        run: RunId,
+        image: ImageId,
+        min_score: f32,
+    ) -> Result<Vec<AdoptablePrediction>, CatalogError> {
+        self.adoptable(
+            "p.run_id = ?1 AND p.image_id = ?2 AND p.flipped = 0 AND p.score >= ?3",
+            rusqlite::params![run.0, image.0, f64::from(min_score)],
+        )
+    }
+
+    /// The predictions with these ids (with their run), in the order given; unknown ids are
+    /// left out.
+    pub fn predictions_by_id(&self, ids: &[i64]) -> Result<Vec<(RunId, AdoptablePrediction)>, CatalogError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for &id in ids {
+            let run: Option<i64> = self
+                .conn
+                .query_row("SELECT run_id FROM prediction WHERE id = ?1", [id], |r| r.get(0))
+                .optional()
+                .at(&self.path)?;
+            if let Some(run) = run {
+                out.extend(self.adoptable("p.id = ?1", [id])?.into_iter().map(|p| (RunId(run), p)));
+            }
+        }
+        Ok(out)
+    }
+
+    fn adoptable(
+        &self,
+        filter: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Vec<AdoptablePrediction>, CatalogError> {
         let path = &self.path;
         let mut stmt = self
             .conn
-            .prepare(
+            .prepare_cached(&format!(
                 "SELECT p.id, p.image_id, coalesce(c.name, 'class ' || p.class_id), p.score, p.x0_px, p.y0_px, \
                  p.x1_px, p.y1_px, p.mask_rle, i.width_px, i.height_px FROM prediction p \
                  JOIN model_run r ON r.id = p.run_id JOIN image i ON i.id = p.image_id \
                  LEFT JOIN model_class c ON c.model_id = r.model_id AND c.class_id = p.class_id \
-                 WHERE p.run_id = ?1 AND p.flipped = 0 AND p.score >= ?2 ORDER BY p.image_id, p.score DESC",
-            )
+                 WHERE {filter} ORDER BY p.image_id, p.score DESC"
+            ))
             .at(path)?;
         let rows = stmt
-            .query_map(rusqlite::params![run.0, f64::from(min_score)], |r| {
+            .query_map(params, |r| {
                 let bbox =
                     lacuna_core::BoxXyxy { x0: r.get(4)?, y0: r.get(5)?, x1: r.get(6)?, y1: r.get(7)? };
                 let mask: Option<String> = r.get(8)?;
