@@ -30,6 +30,8 @@ OWNERS = {
     "serde_yaml_ng": {"lacuna-export"},
     "png": {"lacuna-export"},
     "tauri": {"lacuna-desktop"},
+    "axum": {"lacuna-server"},
+    "tokio": {"lacuna-server", "lacuna-desktop"},
     "rfd": {"lacuna-desktop"},
     "clap": {"lacuna-cli", "lacuna-bench"},
     "indicatif": {"lacuna-cli"},
@@ -44,9 +46,11 @@ LAYERS = {
     "lacuna-select": 1,
     "lacuna-export": 1,
     "lacuna-api": 2,
-    "lacuna-cli": 3,
-    "lacuna-desktop": 3,
-    "lacuna-bench": 3,
+    "lacuna-app": 3,
+    "lacuna-server": 4,
+    "lacuna-desktop": 4,
+    "lacuna-cli": 5,
+    "lacuna-bench": 5,
 }
 
 

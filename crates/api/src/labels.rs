@@ -173,6 +173,11 @@ impl Project {
         Ok(self.catalog()?.annotations_of_image(image)?)
     }
 
+    /// One annotation (`None` when there is no such annotation).
+    pub fn annotation(&self, id: AnnotationId) -> Result<Option<Annotation>, ApiError> {
+        Ok(self.catalog()?.annotation(id)?)
+    }
+
     /// Geometry drawn past the image's edge, clipped to it (as an annotation tool does).
     fn clip_to_image(&self, image: ImageId, geometry: &Geometry) -> Result<Geometry, ApiError> {
         let row = self

@@ -1,0 +1,109 @@
+//! The command table end to end on the bundled sample: create a project, import with progress
+//! events, draw and undo, errors that name the command and field, and media only for images the
+//! catalog knows.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lacuna_api::{ErrorCode, SystemClock};
+use lacuna_app::{App, COMMANDS, Event};
+use serde_json::{Value, json};
+
+const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../assets/sample");
+
+fn wait_for(rx: &std::sync::mpsc::Receiver<Event>, name: &str) -> Event {
+    loop {
+        let event = rx.recv_timeout(Duration::from_secs(120)).expect("an event before the timeout");
+        if event.event == name {
+            return event;
+        }
+    }
+}
+
+fn app_with_sample() -> (tempfile::TempDir, App) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = App::new("ana", Arc::new(SystemClock), Some(dir.path().join("config")));
+    let events = app.subscribe();
+    app.call("project_create", json!({ "path": dir.path().join("p") })).expect("create");
+    let started = app.call("import_start", json!({ "paths": [SAMPLE] })).expect("import");
+    let job = started["job"].as_u64().expect("job id");
+    let progress = wait_for(&events, "job_progress");
+    assert_eq!(progress.payload["job"], job);
+    assert_eq!(progress.payload["kind"], "import");
+    let done = wait_for(&events, "job_finished");
+    assert_eq!(done.payload["ok"], true, "{:?}", done.payload);
+    assert!(done.payload["summary"]["counts"]["added"].as_u64().expect("added") > 0);
+    (dir, app)
+}
+
+#[test]
+fn import_draw_undo_and_media_through_the_command_table() {
+    let (dir, app) = app_with_sample();
+    let recent = app.call("projects_recent", Value::Null).expect("recent");
+    assert_eq!(
+        recent[0]["path"],
+        dir.path().join("p").canonicalize().expect("canonical").display().to_string()
+    );
+
+    let page = app.call("images", json!({ "query": { "limit": 5 } })).expect("images");
+    let first = page["items"][0]["id"].as_i64().expect("an image");
+    assert!(app.image_file(first).expect("file").is_file());
+    assert!(!app.thumbnail(first).expect("thumbnail").is_empty());
+    let missing = app.image_file(first + 10_000).expect_err("no such image");
+    assert_eq!(missing.code, ErrorCode::NotFound);
+
+    let events = app.subscribe();
+    app.call("class_create", json!({ "name": "car" })).expect("class");
+    let made = app
+        .call(
+            "annotations_add",
+            json!({ "inputs": [{ "image": first, "class": "car",
+                                 "geometry": { "kind": "box", "x0": 1.0, "y0": 2.0, "x1": 30.0, "y1": 40.0 } }] }),
+        )
+        .expect("draw");
+    assert_eq!(made[0]["author"], "ana");
+    let changed = wait_for(&events, "labels_changed");
+    assert_eq!(changed.payload["images"], json!([first]));
+    assert_eq!(
+        app.call("annotations", json!({ "image": first })).expect("list").as_array().map(Vec::len),
+        Some(1)
+    );
+    app.call("undo", Value::Null).expect("undo");
+    assert_eq!(
+        app.call("annotations", json!({ "image": first })).expect("list").as_array().map(Vec::len),
+        Some(0)
+    );
+
+    let status = app.call("status", Value::Null).expect("status");
+    assert!(status["images_ok"].as_u64().expect("count") > 0, "{status}");
+}
+
+#[test]
+fn errors_name_the_command_and_the_field() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = App::new("ana", Arc::new(SystemClock), None);
+    let err = app.call("status", Value::Null).expect_err("no project");
+    assert_eq!(err.code, ErrorCode::ProjectNotFound);
+
+    app.call("project_create", json!({ "path": dir.path().join("p") })).expect("create");
+    let err = app.call("no_such_command", Value::Null).expect_err("unknown");
+    assert!(err.message.contains("no_such_command"), "{}", err.message);
+    let err = app.call("annotations", json!({ "imag": 1 })).expect_err("misspelled field");
+    assert_eq!(err.code, ErrorCode::InvalidInput);
+    assert!(
+        err.message.starts_with("annotations: arguments:") && err.message.contains("imag"),
+        "{}",
+        err.message
+    );
+    let err =
+        app.call("image_state_set", json!({ "images": [1], "state": "finished" })).expect_err("bad state");
+    assert!(err.message.contains("finished"), "{}", err.message);
+    assert_eq!(app.call("job_cancel", json!({ "job": 99 })).expect("cancel"), json!(false));
+
+    // Every listed command is routed (an argument or project error, never "unknown command").
+    for c in COMMANDS {
+        if let Err(e) = app.call(c.name, Value::Null) {
+            assert!(!e.message.contains("unknown command"), "{}: {}", c.name, e.message);
+        }
+    }
+}
