@@ -1,0 +1,207 @@
+// The one list of keyboard shortcuts: the `?` sheet shows it, the views dispatch through it.
+
+/**
+ * Where a binding is live. `global` everywhere; `annotate` in the annotation view; `drawing`
+ * while a polygon is being drawn, where it shadows `annotate` (Backspace takes back a point
+ * instead of going to the previous image).
+ */
+export type Scope = 'global' | 'annotate' | 'drawing';
+
+/** Handler names: a view supplies a function per name it supports. */
+export type Action =
+  | 'toggleSheet'
+  | 'pickClass'
+  | 'toolBox'
+  | 'toolPolygon'
+  | 'toolBrush'
+  | 'toolEraser'
+  | 'brushSmaller'
+  | 'brushLarger'
+  | 'acceptPrediction'
+  | 'rejectPrediction'
+  | 'changeClass'
+  | 'deselect'
+  | 'deleteSelection'
+  | 'undo'
+  | 'redo'
+  | 'next'
+  | 'previous'
+  | 'fit'
+  | 'zoomIn'
+  | 'zoomOut'
+  | 'closePolygon'
+  | 'removeLastPoint'
+  | 'cancelDrawing';
+
+export interface Binding {
+  /** Normalised combos (see `comboFromEvent`), e.g. `ctrl+shift+z`, `n`, `space`, `?`. */
+  keys: readonly string[];
+  /** How the sheet shows the keys, when the combos themselves would be too long. */
+  label?: string;
+  description: string;
+  group: string;
+  action: Action;
+  scope: Scope;
+}
+
+const DIGITS = ['1', '2', '3', '4', '5', '6', '7', '8', '9'] as const;
+
+export const BINDINGS: readonly Binding[] = [
+  { keys: ['?'], description: 'Show or hide this sheet', group: 'General', action: 'toggleSheet', scope: 'global' },
+
+  { keys: DIGITS, label: '1–9', description: 'Pick the class for new shapes (after c: change the selected shape to it)', group: 'Classes', action: 'pickClass', scope: 'annotate' },
+  { keys: ['c'], description: 'Change the class of the selected shape (then press 1–9)', group: 'Classes', action: 'changeClass', scope: 'annotate' },
+
+  { keys: ['b'], description: 'Box tool', group: 'Tools', action: 'toolBox', scope: 'annotate' },
+  { keys: ['p'], description: 'Polygon tool', group: 'Tools', action: 'toolPolygon', scope: 'annotate' },
+  { keys: ['m'], description: 'Mask brush', group: 'Tools', action: 'toolBrush', scope: 'annotate' },
+  { keys: ['e'], description: 'Mask eraser', group: 'Tools', action: 'toolEraser', scope: 'annotate' },
+  { keys: ['['], description: 'Smaller brush', group: 'Tools', action: 'brushSmaller', scope: 'annotate' },
+  { keys: [']'], description: 'Larger brush', group: 'Tools', action: 'brushLarger', scope: 'annotate' },
+
+  { keys: ['a'], description: 'Accept the selected prediction', group: 'Review', action: 'acceptPrediction', scope: 'annotate' },
+  { keys: ['r'], description: 'Reject the selected prediction', group: 'Review', action: 'rejectPrediction', scope: 'annotate' },
+
+  { keys: ['escape'], description: 'Deselect', group: 'Editing', action: 'deselect', scope: 'annotate' },
+  { keys: ['delete'], description: 'Delete the selected shape (or the selected polygon point)', group: 'Editing', action: 'deleteSelection', scope: 'annotate' },
+  { keys: ['ctrl+z'], description: 'Undo', group: 'Editing', action: 'undo', scope: 'annotate' },
+  { keys: ['ctrl+shift+z', 'ctrl+y'], description: 'Redo', group: 'Editing', action: 'redo', scope: 'annotate' },
+
+  { keys: ['n', 'space'], description: 'Next image', group: 'Navigation', action: 'next', scope: 'annotate' },
+  { keys: ['shift+n', 'backspace'], description: 'Previous image', group: 'Navigation', action: 'previous', scope: 'annotate' },
+
+  { keys: ['f'], description: 'Fit the image to the view', group: 'View', action: 'fit', scope: 'annotate' },
+  { keys: ['+', '='], description: 'Zoom in', group: 'View', action: 'zoomIn', scope: 'annotate' },
+  { keys: ['-'], description: 'Zoom out', group: 'View', action: 'zoomOut', scope: 'annotate' },
+
+  { keys: ['enter'], description: 'Close the polygon (3 points or more)', group: 'Drawing a polygon', action: 'closePolygon', scope: 'drawing' },
+  { keys: ['backspace'], description: 'Remove the last point', group: 'Drawing a polygon', action: 'removeLastPoint', scope: 'drawing' },
+  { keys: ['escape'], description: 'Abandon the polygon', group: 'Drawing a polygon', action: 'cancelDrawing', scope: 'drawing' },
+];
+
+export interface KeyEventLike {
+  key: string;
+  ctrlKey: boolean;
+  metaKey: boolean;
+  altKey: boolean;
+  shiftKey: boolean;
+}
+
+const NAMED: Readonly<Record<string, string>> = {
+  ' ': 'space',
+  Spacebar: 'space',
+  Esc: 'escape',
+  Del: 'delete',
+};
+
+/**
+ * A keyboard event as a combo string: modifiers in the order ctrl, alt, shift, then the key
+ * in lower case. Cmd counts as ctrl (macOS). Shift is named only for letters and named keys:
+ * for other characters the key already says it (`?` is shift+/ on a US layout, `+` is
+ * shift+=), so `?` matches whatever layout produces it.
+ */
+export function comboFromEvent(e: KeyEventLike): string {
+  const raw = NAMED[e.key] ?? e.key;
+  const single = [...raw].length === 1;
+  const letter = single && raw.toLowerCase() !== raw.toUpperCase();
+  const key = raw.toLowerCase();
+  const mods: string[] = [];
+  if (e.ctrlKey || e.metaKey) mods.push('ctrl');
+  if (e.altKey) mods.push('alt');
+  if (e.shiftKey && (letter || !single)) mods.push('shift');
+  return [...mods, key].join('+');
+}
+
+/** `ctrl+shift+z` → `Ctrl+Shift+Z`, `space` → `Space`. */
+export function displayCombo(combo: string): string {
+  return combo
+    .split('+')
+    .map((part, i, all) => (part === '' && i === all.length - 1 ? '+' : part))
+    .filter((part) => part !== '')
+    .map((part) => (part.length === 1 ? part.toUpperCase() : part[0]?.toUpperCase() + part.slice(1)))
+    .join('+');
+}
+
+export function bindingLabel(b: Binding): string {
+  return b.label ?? b.keys.map(displayCombo).join(' / ');
+}
+
+export interface Conflict {
+  key: string;
+  scopes: [Scope, Scope];
+  actions: [Action, Action];
+}
+
+/**
+ * Keys bound twice where both could fire: within one scope, or in a scope and `global`
+ * (global bindings are live everywhere). `drawing` shadowing `annotate` is intended.
+ */
+export function findConflicts(bindings: readonly Binding[] = BINDINGS): Conflict[] {
+  const seen = new Map<string, Binding>();
+  const conflicts: Conflict[] = [];
+  for (const b of bindings) {
+    for (const key of b.keys) {
+      for (const scope of b.scope === 'global' ? (['global', 'annotate', 'drawing'] as const) : [b.scope, 'global' as const]) {
+        const other = seen.get(`${scope}\u0000${key}`);
+        if (other && other !== b) conflicts.push({ key, scopes: [other.scope, b.scope], actions: [other.action, b.action] });
+      }
+      seen.set(`${b.scope}\u0000${key}`, b);
+    }
+  }
+  return conflicts;
+}
+
+/** The binding a combo triggers, trying scopes in the order given (innermost first). */
+export function resolveBinding(combo: string, scopes: readonly Scope[], bindings: readonly Binding[] = BINDINGS): Binding | null {
+  for (const scope of scopes) {
+    const b = bindings.find((x) => x.scope === scope && x.keys.includes(combo));
+    if (b) return b;
+  }
+  return null;
+}
+
+export type Handlers = Partial<Record<Action, (combo: string) => void>>;
+
+/**
+ * Runs the handler of the first binding, in scope order, that matches the event and has a
+ * handler here. Returns whether one ran (the caller then calls preventDefault).
+ */
+export function dispatchKey(e: KeyEventLike, scopes: readonly Scope[], handlers: Handlers, bindings: readonly Binding[] = BINDINGS): boolean {
+  const combo = comboFromEvent(e);
+  for (const scope of scopes) {
+    const b = resolveBinding(combo, [scope], bindings);
+    const handler = b && handlers[b.action];
+    if (handler) {
+      handler(combo);
+      return true;
+    }
+  }
+  return false;
+}
+
+/** Typing into a field must not trigger shortcuts. */
+export function isEditableTarget(target: unknown): boolean {
+  if (typeof target !== 'object' || target === null) return false;
+  const t = target as { tagName?: unknown; isContentEditable?: unknown };
+  if (t.isContentEditable === true) return true;
+  return typeof t.tagName === 'string' && ['INPUT', 'TEXTAREA', 'SELECT'].includes(t.tagName.toUpperCase());
+}
+
+export interface BindingGroup {
+  group: string;
+  bindings: Binding[];
+}
+
+/** Bindings grouped for the sheet, groups in first-appearance order. */
+export function groupedBindings(bindings: readonly Binding[] = BINDINGS): BindingGroup[] {
+  const groups: BindingGroup[] = [];
+  for (const b of bindings) {
+    let g = groups.find((x) => x.group === b.group);
+    if (!g) {
+      g = { group: b.group, bindings: [] };
+      groups.push(g);
+    }
+    g.bindings.push(b);
+  }
+  return groups;
+}
