@@ -12,6 +12,8 @@ APT_PACKAGES=(
   cmake nasm                   # libjpeg-turbo's build (nasm: its SIMD code)
   python3 python3-venv         # scripts/check_deps.py; test-time references in .venv
   ca-certificates curl git util-linux
+  # The desktop shell (Tauri 2 on WebKitGTK)
+  libwebkit2gtk-4.1-dev libxdo-dev libssl-dev libayatana-appindicator3-dev librsvg2-dev
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -46,6 +48,23 @@ if ! bash scripts/fetch-default-model.sh; then
   fi
   echo "setup: warning: the default model could not be fetched (models/yolov12n.onnx); pass --model to prelabel" >&2
 fi
+
+# The web UI (Vite + Svelte): npm packages from the lock file, then the build `lacuna serve` and
+# the desktop app load. Vite 8 needs Node 20.19+ (Debian 12's own nodejs is 18).
+if ! command -v node >/dev/null 2>&1; then
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends nodejs npm
+fi
+node_ok=$(node -e 'const [a,b]=process.versions.node.split(".").map(Number); console.log(a>20||(a==20&&b>=19)?1:0)' 2>/dev/null || echo 0)
+if [ "$node_ok" != 1 ]; then
+  echo "setup: Node.js 20.19 or newer is needed for the web UI (found $(node --version 2>/dev/null || echo none))" >&2
+  exit 1
+fi
+if [ ! -d ui/node_modules ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
+  echo "setup: installing the web UI's npm packages"
+  (cd ui && npm ci --no-audit --no-fund)
+fi
+echo "setup: building the web UI"
+(cd ui && npm run build --silent)
 
 echo "setup: building lacuna"
 cargo build --locked -p lacuna-cli

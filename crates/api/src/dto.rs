@@ -10,22 +10,28 @@ use crate::ApiError;
 
 /// What to import.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ImportRequest {
     /// Folders (walked recursively) and single files.
     pub paths: Vec<PathBuf>,
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub options: ImportOptions,
 }
 
 /// Knobs of an import. Defaults suit a laptop.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct ImportOptions {
     /// Images whose header claims more pixels than this are refused (never allocated).
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub max_pixels: u64,
     /// Worker threads for probing; 0 means one per core.
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub threads: usize,
     /// Rows per catalog transaction.
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub batch_size: usize,
 }
 
@@ -36,6 +42,7 @@ impl Default for ImportOptions {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum ImportPhase {
     /// Walking folders and probing files (both run at once).
@@ -46,6 +53,7 @@ pub enum ImportPhase {
 
 /// Counts of what an import did so far.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ImportCountsDto {
     pub files_found: u64,
     pub added: u64,
@@ -99,6 +107,7 @@ impl From<ImportCountsDto> for ImportCounts {
 
 /// A progress event of a running import.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ImportProgress {
     pub job: i64,
     pub phase: ImportPhase,
@@ -113,6 +122,7 @@ pub struct ImportProgress {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum ImportStatus {
     /// Every file found was imported (or was unchanged, or a duplicate).
@@ -125,6 +135,7 @@ pub enum ImportStatus {
 
 /// How an import ended.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ImportSummary {
     pub job: i64,
     pub status: ImportStatus,
@@ -135,6 +146,7 @@ pub struct ImportSummary {
 
 /// Filters and paging for [`crate::Project::list_images`]. Every field set narrows the result.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(optional_fields = nullable))]
 #[serde(default)]
 pub struct ImageQuery {
     /// `ok` or `missing`.
@@ -161,6 +173,7 @@ pub struct ImageQuery {
 
 /// One page of images.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ImagePage {
     pub items: Vec<ImageSummary>,
     /// Pass as `cursor` to get the next page; `None` on the last page.
@@ -169,6 +182,7 @@ pub struct ImagePage {
 
 /// An image as the grid shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ImageSummary {
     pub id: i64,
     /// Path relative to its imported folder, `/`-separated.
@@ -181,6 +195,8 @@ pub struct ImageSummary {
     pub camera: Option<String>,
     pub captured_at: Option<String>,
     pub duplicate_count: u32,
+    /// Where its labeling stands (`unlabeled` when nobody touched it).
+    pub label_state: lacuna_core::ImageLabelState,
 }
 
 impl From<&ImageRow> for ImageSummary {
@@ -196,11 +212,13 @@ impl From<&ImageRow> for ImageSummary {
             camera: row.camera.clone(),
             captured_at: row.probed.exif.capture_time.as_ref().map(|t| t.to_rfc3339()),
             duplicate_count: row.duplicate_count,
+            label_state: lacuna_core::ImageLabelState::Unlabeled,
         }
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct GpsDto {
     pub latitude_deg: f64,
     pub longitude_deg: f64,
@@ -208,6 +226,7 @@ pub struct GpsDto {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ExifDto {
     pub camera_make: Option<String>,
     pub camera_model: Option<String>,
@@ -220,6 +239,7 @@ pub struct ExifDto {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ImageStatsDto {
     pub luma_mean: f32,
     pub luma_p05: f32,
@@ -232,6 +252,7 @@ pub struct ImageStatsDto {
 
 /// Everything about one image.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ImageDetails {
     #[serde(flatten)]
     pub summary: ImageSummary,
@@ -290,6 +311,7 @@ pub(crate) fn join_root(root: &str, rel_path: &str) -> String {
 
 /// A file an import could not take.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ProblemDto {
     pub job: i64,
     pub path: String,
@@ -310,6 +332,7 @@ impl From<&ProblemRow> for ProblemDto {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct CameraCount {
     /// `None`: no camera in EXIF.
     pub camera: Option<String>,
@@ -318,6 +341,7 @@ pub struct CameraCount {
 
 /// One past or running job.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct JobDto {
     pub id: i64,
     pub kind: String,
@@ -344,6 +368,7 @@ impl From<&JobRow> for JobDto {
 
 /// What `lacuna status` shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ProjectStatus {
     pub project: String,
     pub schema_version: u32,

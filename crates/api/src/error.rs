@@ -2,6 +2,7 @@ use serde::{Deserialize, Serialize};
 
 /// Stable error codes: the UI and scripts branch on these, never on message text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// No project at the given directory.
@@ -62,6 +63,7 @@ impl ErrorCode {
 /// An error that reaches a user: a stable code and a plain-language message that names the
 /// file or field involved.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[error("{message}")]
 pub struct ApiError {
     pub code: ErrorCode,

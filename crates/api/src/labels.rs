@@ -19,6 +19,7 @@ use crate::{ApiError, ErrorCode, Project};
 
 /// A class with its annotation count.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ClassDto {
     #[serde(flatten)]
     pub class: LabelClass,
@@ -27,16 +28,19 @@ pub struct ClassDto {
 
 /// An annotation to create; the class by name or id.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct AnnotationInput {
     pub image: ImageId,
     pub class: String,
     pub geometry: Geometry,
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub attributes: Attributes,
 }
 
 /// A change to an annotation; `None` fields stay.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(optional_fields = nullable))]
 pub struct AnnotationEdit {
     pub class: Option<String>,
     pub geometry: Option<Geometry>,
@@ -45,6 +49,7 @@ pub struct AnnotationEdit {
 
 /// A change to a class; `None` fields stay (`hotkey: Some("")` clears the hotkey).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(optional_fields = nullable))]
 pub struct ClassEdit {
     pub name: Option<String>,
     pub color: Option<String>,
@@ -77,6 +82,7 @@ pub struct LabelImportReport {
 
 /// A model's box or mask on one image, not yet accepted or rejected by anyone.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ImagePrediction {
     pub id: i64,
     pub run: RunId,
@@ -90,6 +96,7 @@ pub struct ImagePrediction {
 
 /// An expert's decision on one prediction.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(optional_fields = nullable))]
 pub struct PredictionDecision {
     pub prediction: i64,
     /// Accept (it becomes an annotation) or reject (kept as a rejected annotation, so it is not
@@ -102,6 +109,7 @@ pub struct PredictionDecision {
 
 /// The label states of the project's images.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct LabelStateCount {
     pub state: ImageLabelState,
     pub images: u64,

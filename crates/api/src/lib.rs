@@ -40,12 +40,15 @@ pub use labels::{
     AnnotationEdit, AnnotationInput, ClassDto, ClassEdit, ImagePrediction, LabelImportReport,
     LabelImportRequest, LabelStateCount, PredictionDecision,
 };
+pub use lacuna_catalog::{ActionSummary, EventRow};
 /// Domain types that appear in this crate's requests and answers.
 pub use lacuna_core::{
     Annotation, AnnotationId, AnnotationSource, Attributes, BoxXyxy, ClassId, Geometry, ImageId,
     ImageLabelState, LabelClass, ReviewState, Rle, RunId, Split,
 };
 pub use lacuna_export::{ExportSummary, Format, ImageMode, LabelProblem, VersionDiff};
+pub use lacuna_select::conditions::{Condition, ConditionSource};
+pub use lacuna_select::coverage::CoverageRow;
 pub use lacuna_select::queue::Weights;
 pub use prelabel::{
     DEFAULT_MODEL_FILE, MODEL_ENV, PredictionDto, PrelabelProgress, PrelabelRequest, PrelabelStatus,

@@ -31,25 +31,36 @@ pub const DEFAULT_MODEL_FILE: &str = "yolov12n.onnx";
 
 /// What to pre-label and how.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(optional_fields = nullable))]
 #[serde(default)]
 pub struct PrelabelRequest {
     /// An Ultralytics ONNX export, or safetensors with its model card. `None`: the default model.
     pub model: Option<PathBuf>,
     /// Which images (filters of [`ImageQuery`]; paging fields are ignored). Missing files are
     /// always skipped.
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub images: ImageQuery,
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub batch_size: u32,
     /// `f32`, `f16` or `bf16`.
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub precision: String,
     /// `cpu`, `cuda` or `cuda:N`.
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub device: String,
     /// Also run on the horizontally flipped image and store those boxes (for uncertainty).
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub flip_tta: bool,
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub keep_threshold: f32,
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub display_threshold: f32,
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub iou_threshold: f32,
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub max_detections: u32,
     /// Decode threads; 0: one per core.
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub decode_threads: usize,
 }
 
@@ -74,6 +85,7 @@ impl Default for PrelabelRequest {
 
 /// A progress event of a running pre-label job.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PrelabelProgress {
     pub run: i64,
     /// Images this job has to do (finished ones of an earlier attempt excluded).
@@ -89,6 +101,7 @@ pub struct PrelabelProgress {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum PrelabelStatus {
     Finished,
@@ -98,6 +111,7 @@ pub enum PrelabelStatus {
 
 /// How a pre-label job ended.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PrelabelSummary {
     pub run: i64,
     pub model: String,
@@ -549,6 +563,7 @@ pub struct PredictionDto {
 
 /// A pre-labeling run as listed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct RunDto {
     pub id: i64,
     pub model: String,

@@ -139,7 +139,43 @@ impl Project {
         let rows = catalog.list_images(&filter, after, limit)?;
         let next_cursor =
             if rows.len() == limit as usize { rows.last().map(|r| make_cursor(r.id.0)) } else { None };
-        Ok(ImagePage { items: rows.iter().map(ImageSummary::from).collect(), next_cursor })
+        let ids: Vec<ImageId> = rows.iter().map(|r| r.id).collect();
+        let states = catalog.label_states_of(&ids)?;
+        let items = rows
+            .iter()
+            .map(|r| {
+                let mut s = ImageSummary::from(r);
+                s.label_state = states.get(&r.id).copied().unwrap_or(lacuna_core::ImageLabelState::Unlabeled);
+                s
+            })
+            .collect();
+        Ok(ImagePage { items, next_cursor })
+    }
+
+    /// The cursor of the page that starts at position `index` of `query`'s ordering (what a
+    /// scrollbar jump needs: cursors are otherwise only learned page by page). `None` for the
+    /// first page, or when `index` is past the end. Walks ids only, in large steps.
+    pub fn seek_images(&self, query: &ImageQuery, index: u64) -> Result<Option<String>, ApiError> {
+        const STEP: u64 = 50_000;
+        if index == 0 {
+            return Ok(None);
+        }
+        let catalog = self.catalog()?;
+        let filter = self.filter_from_query(&catalog, query)?;
+        let mut after = query.cursor.as_deref().map(parse_cursor).transpose()?.map(ImageId);
+        let mut left = index;
+        loop {
+            let take = left.min(STEP);
+            let ids = catalog.list_image_ids(&filter, after, take as u32)?;
+            if (ids.len() as u64) < take {
+                return Ok(None);
+            }
+            after = ids.last().copied();
+            left -= take;
+            if left == 0 {
+                return Ok(after.map(|id| make_cursor(id.0)));
+            }
+        }
     }
 
     /// Number of images matching `query`'s filters (paging fields ignored).

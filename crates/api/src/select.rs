@@ -20,6 +20,7 @@ const DERIVE_BATCH: u32 = 5_000;
 
 /// `lacuna queue`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(optional_fields = nullable))]
 pub struct QueueRequest {
     pub weights: Weights,
     pub limit: usize,
@@ -37,6 +38,7 @@ impl Default for QueueRequest {
 
 /// One image of the labeling queue.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct QueueEntry {
     pub rank: usize,
     pub image: ImageId,
@@ -51,6 +53,7 @@ pub struct QueueEntry {
 
 /// The labeling queue with the coverage it was computed from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct QueueResult {
     pub run: Option<RunId>,
     pub pool: u64,
@@ -61,6 +64,7 @@ pub struct QueueResult {
 
 /// `lacuna review-queue`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(optional_fields = nullable))]
 pub struct ReviewRequest {
     /// Predictions scoring in `low..high` are worth an expert's look.
     pub band: (f32, f32),
@@ -77,6 +81,7 @@ impl Default for ReviewRequest {
 
 /// One decision for an expert.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ReviewItem {
     pub image: ImageId,
     pub path: String,
@@ -102,6 +107,7 @@ pub struct ConditionImportReport {
 
 /// The coverage table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct CoverageReport {
     pub pool: u64,
     pub labeled: u64,
@@ -439,8 +445,10 @@ impl Project {
         let half = (high - low) / 2.0;
         let mut items = Vec::new();
         let mut per_image: HashMap<ImageId, Vec<RankPrediction>> = HashMap::new();
+        // Predictions someone accepted or rejected are decided: not asked again.
+        let decided = catalog.adopted_predictions(run)?;
         catalog.for_each_prediction(run, low.min(0.25), |p| {
-            if !p.flipped {
+            if !p.flipped && !decided.contains(&p.id) {
                 per_image.entry(p.image).or_default().push(p);
             }
             Ok::<(), ApiError>(())

@@ -32,6 +32,7 @@ pub struct FreezeRequest {
 
 /// A version as shown to users.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct VersionDto {
     pub id: String,
     /// The first 12 hex digits (what lists show; any unique prefix works as a reference).
@@ -49,6 +50,7 @@ pub struct VersionDto {
 
 /// What a freeze did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct FreezeResult {
     pub version: VersionDto,
     /// False when a version with exactly this content existed already (it is returned).
@@ -61,6 +63,7 @@ pub struct FreezeResult {
 
 /// `lacuna version diff A B`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct VersionDiffDto {
     pub from: VersionDto,
     pub to: VersionDto,
@@ -70,6 +73,7 @@ pub struct VersionDiffDto {
 
 /// `lacuna export`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ExportVersionRequest {
     pub version: String,
     pub format: Format,

@@ -1,427 +1,279 @@
-//! The command table: every command a UI may call, its arguments (a JSON object) and its answer.
-//! Each arm decodes the arguments, calls one `lacuna-api` use case with the acting person and
-//! encodes the answer. Names are `noun` or `noun_verb`, snake_case.
+//! The command table: every command a UI may call, its arguments (a JSON object, one of the
+//! structs of [`crate::args`]) and its answer (a serde type). Each arm decodes the arguments,
+//! calls one `lacuna-api` use case with the acting person and encodes the answer. Names are
+//! `noun` or `noun_verb`, snake_case.
+//!
+//! The table names each command's argument and answer types ([`Command`]); the compiler holds
+//! every arm to them, and with the feature `ts` they are written as TypeScript (the UI's
+//! `Commands` map, see `scripts/gen-ts-types.sh`).
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use lacuna_api::{
-    AnnotationEdit, AnnotationId, AnnotationInput, ApiError, ClassEdit, ErrorCode, ExportVersionRequest,
-    FreezeRequest, ImageId, ImageLabelState, ImageQuery, ImportRequest, PredictionDecision, PrelabelRequest,
-    QueueRequest, ReviewRequest, ReviewState, RunId,
+    ActionSummary, Annotation, AnnotationId, ApiError, ClassDto, Condition, CoverageReport, ErrorCode,
+    EventRow, ExportVersionRequest, FreezeRequest, FreezeResult, ImageDetails, ImageId, ImagePage,
+    ImagePrediction, ImportRequest, LabelClass, LabelStateCount, ProblemDto, ProjectStatus, QueueResult,
+    ReviewItem, RunDto, VersionDiffDto, VersionDto,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::App;
+use crate::args::{
+    AddArgs, CancelArgs, ClassCreateArgs, ClassUpdateArgs, ConditionArgs, DecideArgs, DiffArgs, EditArgs,
+    ExportStartArgs, FreezeArgs, HistoryArgs, IdArgs, IdsArgs, ImageArgs, JobArgs, NoArgs, PathArgs,
+    PrelabelStartArgs, QueryArgs, QueueArgs, ReviewArgs, ReviewQueueArgs, SeekArgs, StateArgs, TargetArgs,
+};
+use crate::events::{ExportProgress, LabelsChanged};
+use crate::{App, RecentProject, RunningJob};
 
 /// A command's name and what it does (listed by `commands`, and by `lacuna serve --help`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct CommandInfo {
     pub name: &'static str,
     pub summary: &'static str,
 }
 
+/// A command of the table: its name, what its arguments decode into and what it answers.
+/// Implemented by the types of [`command`], one per command.
+pub trait Command {
+    const NAME: &'static str;
+    type Args: DeserializeOwned;
+    type Answer: Serialize;
+}
+
+/// Sees every command of the table with its types (the TypeScript generator).
+#[cfg(feature = "ts")]
+pub trait CommandVisitor {
+    fn visit<C: Command>(&mut self)
+    where
+        C::Args: ts_rs::TS + 'static,
+        C::Answer: ts_rs::TS + 'static;
+}
+
 macro_rules! commands {
-    ($($name:literal => $summary:literal,)*) => {
+    ($($marker:ident $name:literal ($args:ty) -> $answer:ty : $summary:literal,)*) => {
         /// Every command [`App::call`] answers.
         pub const COMMANDS: &[CommandInfo] = &[$(CommandInfo { name: $name, summary: $summary },)*];
+
+        /// One type per command of the table, naming its arguments and answer ([`Command`]).
+        pub mod command {
+            $(
+                #[doc = concat!("`", $name, "`: ", $summary, ".")]
+                #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+                pub struct $marker;
+            )*
+        }
+
+        $(
+            impl Command for command::$marker {
+                const NAME: &'static str = $name;
+                type Args = $args;
+                type Answer = $answer;
+            }
+        )*
+
+        /// Shows `visitor` every command, in the table's order.
+        #[cfg(feature = "ts")]
+        pub fn visit_commands(visitor: &mut impl CommandVisitor) {
+            $(visitor.visit::<command::$marker>();)*
+        }
     };
 }
 
 commands! {
-    "commands" => "this list",
-    "app_info" => "version, acting person and the open project",
-    "project_open" => "open the project in {path}",
-    "project_create" => "create a project in {path} and open it",
-    "projects_recent" => "recently opened projects, newest first",
-    "status" => "counts, cameras and jobs of the open project",
-    "images" => "a page of images ({query}: filters, cursor, limit)",
-    "images_count" => "how many images match {query}",
-    "image" => "one image's details ({id})",
-    "problems" => "import problems ({job}, default: the last import)",
-    "import_start" => "import {paths} in the background (progress events; cancel with job_cancel)",
-    "prelabel_start" => "pre-label ({request}) in the background",
-    "export_start" => "export a version ({request}) in the background",
-    "jobs_running" => "jobs started here that are still running",
-    "job_cancel" => "ask job {job} to stop (what it committed stays)",
-    "runs" => "pre-labeling runs, newest first",
-    "classes" => "label classes with annotation counts",
-    "class_create" => "create a class ({name}, {color}, {hotkey})",
-    "class_update" => "rename / recolour / set the hotkey of {class} ({edit})",
-    "annotations" => "the annotations of {image}",
-    "annotations_add" => "draw annotations ({inputs}); one undo step",
-    "annotation_edit" => "change annotation {id} ({edit})",
-    "annotations_delete" => "delete annotations {ids}",
-    "annotations_review" => "accept / reject / reset annotations {ids} ({state})",
-    "image_state_set" => "set the label state of {images} ({state}: labeled, skipped, ...)",
-    "label_states" => "image counts per label state",
-    "undo" => "revert the acting person's latest action",
-    "redo" => "re-apply the acting person's latest undone action",
-    "history" => "journal events ({image}, {limit})",
-    "image_predictions" => "the open predictions of {image} ({run}: default the newest)",
-    "predictions_decide" => "accept / reject / change class of predictions ({decisions})",
-    "image_conditions" => "claims and resolved conditions of {image}",
-    "conditions_set" => "a person's condition {key}={value} on {images}",
-    "conditions_clear" => "remove a person's condition {key} from {images}",
-    "coverage" => "the coverage table (pool vs labeled vs target)",
-    "coverage_target_set" => "set (or clear without {share}) the target share of {key}={value}",
-    "queue" => "the ranked labeling queue ({request}); assigns to the acting person with {assign: true}",
-    "review_queue" => "predictions and disagreements for experts ({request})",
-    "versions" => "frozen versions, newest first",
-    "version_freeze" => "freeze a version ({request})",
-    "versions_diff" => "what changed between versions {from} and {to}",
+    Commands "commands" (NoArgs) -> Vec<CommandInfo>: "this list",
+    AppInfo "app_info" (NoArgs) -> AppInfo: "version, acting person and the open project",
+    ProjectOpen "project_open" (PathArgs) -> ProjectStatus: "open the project in {path}",
+    ProjectCreate "project_create" (PathArgs) -> ProjectStatus: "create a project in {path} and open it",
+    ProjectsRecent "projects_recent" (NoArgs) -> Vec<RecentProject>: "recently opened projects, newest first",
+    Status "status" (NoArgs) -> ProjectStatus: "counts, cameras and jobs of the open project",
+    Images "images" (QueryArgs) -> ImagePage: "a page of images ({query}: filters, cursor, limit)",
+    ImagesCount "images_count" (QueryArgs) -> u64: "how many images match {query}",
+    ImagesSeek "images_seek" (SeekArgs) -> Option<String>:
+        "the cursor of the page starting at position {index} of {query} (null: the first page or past the end)",
+    Image "image" (IdArgs) -> ImageDetails: "one image's details ({id})",
+    Problems "problems" (JobArgs) -> Vec<ProblemDto>: "import problems ({job}, default: the last import)",
+    ImportStart "import_start" (ImportRequest) -> Started:
+        "import {paths} in the background (progress events; cancel with job_cancel)",
+    PrelabelStart "prelabel_start" (PrelabelStartArgs) -> Started: "pre-label ({request}) in the background",
+    ExportStart "export_start" (ExportStartArgs) -> Started: "export a version ({request}) in the background",
+    JobsRunning "jobs_running" (NoArgs) -> Vec<RunningJob>: "jobs started here that are still running",
+    JobCancel "job_cancel" (CancelArgs) -> bool: "ask job {job} to stop (what it committed stays)",
+    Runs "runs" (NoArgs) -> Vec<RunDto>: "pre-labeling runs, newest first",
+    Classes "classes" (NoArgs) -> Vec<ClassDto>: "label classes with annotation counts",
+    ClassCreate "class_create" (ClassCreateArgs) -> LabelClass: "create a class ({name}, {color}, {hotkey})",
+    ClassUpdate "class_update" (ClassUpdateArgs) -> LabelClass:
+        "rename / recolour / set the hotkey of {class} ({edit})",
+    Annotations "annotations" (ImageArgs) -> Vec<Annotation>: "the annotations of {image}",
+    AnnotationsAdd "annotations_add" (AddArgs) -> Vec<Annotation>: "draw annotations ({inputs}); one undo step",
+    AnnotationEdit "annotation_edit" (EditArgs) -> Annotation: "change annotation {id} ({edit})",
+    AnnotationsDelete "annotations_delete" (IdsArgs) -> (): "delete annotations {ids}",
+    AnnotationsReview "annotations_review" (ReviewArgs) -> ():
+        "accept / reject / reset annotations {ids} ({state})",
+    ImageStateSet "image_state_set" (StateArgs) -> ():
+        "set the label state of {images} ({state}: labeled, skipped, ...)",
+    LabelStates "label_states" (NoArgs) -> Vec<LabelStateCount>: "image counts per label state",
+    Undo "undo" (NoArgs) -> Option<ActionSummary>: "revert the acting person's latest action",
+    Redo "redo" (NoArgs) -> Option<ActionSummary>: "re-apply the acting person's latest undone action",
+    History "history" (HistoryArgs) -> Vec<EventRow>: "journal events ({image}, {limit})",
+    ImagePredictions "image_predictions" (ImageArgs) -> Vec<ImagePrediction>:
+        "the open predictions of {image} ({run}: default the newest)",
+    PredictionsDecide "predictions_decide" (DecideArgs) -> Vec<Annotation>:
+        "accept / reject / change class of predictions ({decisions})",
+    ImageConditions "image_conditions" (ImageArgs) -> ImageConditions:
+        "claims and resolved conditions of {image}",
+    ConditionsSet "conditions_set" (ConditionArgs) -> usize: "a person's condition {key}={value} on {images}",
+    ConditionsClear "conditions_clear" (ConditionArgs) -> u64:
+        "remove a person's condition {key} from {images}",
+    Coverage "coverage" (NoArgs) -> CoverageReport: "the coverage table (pool vs labeled vs target)",
+    CoverageTargetSet "coverage_target_set" (TargetArgs) -> ():
+        "set (or clear without {share}) the target share of {key}={value}",
+    Queue "queue" (QueueArgs) -> QueueResult:
+        "the ranked labeling queue ({request}); assigns to the acting person with {assign: true}",
+    ReviewQueue "review_queue" (ReviewQueueArgs) -> Vec<ReviewItem>:
+        "predictions and disagreements for experts ({request})",
+    Versions "versions" (NoArgs) -> Vec<VersionDto>: "frozen versions, newest first",
+    VersionFreeze "version_freeze" (FreezeArgs) -> FreezeResult: "freeze a version ({request})",
+    VersionsDiff "versions_diff" (DiffArgs) -> VersionDiffDto: "what changed between versions {from} and {to}",
 }
 
-fn args<T: DeserializeOwned>(command: &str, value: Value) -> Result<T, ApiError> {
-    let value = if value.is_null() { json!({}) } else { value };
+/// `app_info`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct AppInfo {
+    /// Lacuna's version.
+    pub version: String,
+    /// The acting person (recorded as the author of every edit).
+    pub author: String,
+    /// The open project's folder, if one is open.
+    pub project: Option<String>,
+}
+
+/// `image_conditions`: every claim about an image, and what each key resolves to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ImageConditions {
+    /// All claims, every source.
+    pub claims: Vec<Condition>,
+    /// The winning claim of each key.
+    pub resolved: Vec<Condition>,
+}
+
+/// The id of a job just started (its events carry it; `job_cancel` takes it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Started {
+    pub job: u64,
+}
+
+/// Decodes `C`'s arguments (`null` counts as `{}`).
+fn args<C: Command>(raw: Value) -> Result<C::Args, ApiError> {
+    let value = if raw.is_null() { json!({}) } else { raw };
     serde_json::from_value(value)
-        .map_err(|e| ApiError::new(ErrorCode::InvalidInput, format!("{command}: arguments: {e}")))
+        .map_err(|e| ApiError::new(ErrorCode::InvalidInput, format!("{}: arguments: {e}", C::NAME)))
 }
 
-fn answer<T: Serialize>(value: T) -> Result<Value, ApiError> {
-    serde_json::to_value(value)
+/// Decodes `C`'s arguments, runs `f` on them and encodes its answer.
+fn run<C: Command>(
+    raw: Value,
+    f: impl FnOnce(C::Args) -> Result<C::Answer, ApiError>,
+) -> Result<Value, ApiError> {
+    let answer = f(args::<C>(raw)?)?;
+    serde_json::to_value(answer)
         .map_err(|e| ApiError::new(ErrorCode::Internal, format!("encoding the answer: {e}")))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Empty {}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PathArgs {
-    path: PathBuf,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct QueryArgs {
-    #[serde(default)]
-    query: ImageQuery,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct IdArgs {
-    id: i64,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ImageArgs {
-    image: ImageId,
-    #[serde(default)]
-    run: Option<RunId>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct JobArgs {
-    #[serde(default)]
-    job: Option<i64>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CancelArgs {
-    job: u64,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RequestArgs<T> {
-    request: T,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct OptionalRequestArgs<T> {
-    #[serde(default)]
-    request: Option<T>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ClassCreateArgs {
-    name: String,
-    #[serde(default)]
-    color: Option<String>,
-    #[serde(default)]
-    hotkey: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ClassUpdateArgs {
-    class: String,
-    edit: ClassEdit,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AddArgs {
-    inputs: Vec<AnnotationInput>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct EditArgs {
-    id: AnnotationId,
-    edit: AnnotationEdit,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct IdsArgs {
-    ids: Vec<AnnotationId>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ReviewArgs {
-    ids: Vec<AnnotationId>,
-    state: ReviewState,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct StateArgs {
-    images: Vec<ImageId>,
-    state: ImageLabelState,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct HistoryArgs {
-    #[serde(default)]
-    image: Option<ImageId>,
-    #[serde(default)]
-    limit: Option<u32>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DecideArgs {
-    decisions: Vec<PredictionDecision>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ConditionArgs {
-    images: Vec<ImageId>,
-    key: String,
-    #[serde(default)]
-    value: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TargetArgs {
-    key: String,
-    value: String,
-    #[serde(default)]
-    share: Option<f64>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct QueueArgs {
-    #[serde(default)]
-    request: Option<QueueRequest>,
-    /// Hand the picks to the acting person.
-    #[serde(default)]
-    assign: bool,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FreezeArgs {
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    notes: String,
-    #[serde(default)]
-    split: Option<String>,
-    #[serde(default)]
-    group_by: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DiffArgs {
-    from: String,
-    to: String,
-    #[serde(default)]
-    max_details: Option<usize>,
-}
-
-/// The id of a job just started (its events carry it).
-#[derive(Debug, Serialize)]
-struct Started {
-    job: u64,
-}
-
 pub(crate) fn dispatch(app: &App, command: &str, raw: Value) -> Result<Value, ApiError> {
+    use self::command as c;
     let author = app.author().to_string();
     match command {
-        "commands" => {
-            let _: Empty = args(command, raw)?;
-            answer(COMMANDS)
-        }
-        "app_info" => {
-            let _: Empty = args(command, raw)?;
+        c::Commands::NAME => run::<c::Commands>(raw, |_| Ok(COMMANDS.to_vec())),
+        c::AppInfo::NAME => run::<c::AppInfo>(raw, |_| {
             let project = app.project().ok().map(|p| p.dir().display().to_string());
-            answer(json!({
-                "version": env!("CARGO_PKG_VERSION"),
-                "author": author,
-                "project": project,
-            }))
-        }
-        "project_open" | "project_create" => {
-            let a: PathArgs = args(command, raw)?;
-            let project = app.open_project(&a.path, command == "project_create")?;
-            answer(project.status()?)
-        }
-        "projects_recent" => {
-            let _: Empty = args(command, raw)?;
-            answer(app.recent())
-        }
-        "status" => {
-            let _: Empty = args(command, raw)?;
-            answer(app.project()?.status()?)
-        }
-        "images" => {
-            let a: QueryArgs = args(command, raw)?;
-            answer(app.project()?.list_images(&a.query)?)
-        }
-        "images_count" => {
-            let a: QueryArgs = args(command, raw)?;
-            answer(app.project()?.count_images(&a.query)?)
-        }
-        "image" => {
-            let a: IdArgs = args(command, raw)?;
-            answer(app.project()?.image_details(a.id)?)
-        }
-        "problems" => {
-            let a: JobArgs = args(command, raw)?;
-            answer(app.project()?.problems(a.job)?)
-        }
-        "import_start" => {
-            let request: ImportRequest = args(command, raw)?;
+            Ok(AppInfo { version: env!("CARGO_PKG_VERSION").to_string(), author, project })
+        }),
+        c::ProjectOpen::NAME => run::<c::ProjectOpen>(raw, |a| app.open_project(&a.path, false)?.status()),
+        c::ProjectCreate::NAME => run::<c::ProjectCreate>(raw, |a| app.open_project(&a.path, true)?.status()),
+        c::ProjectsRecent::NAME => run::<c::ProjectsRecent>(raw, |_| Ok(app.recent())),
+        c::Status::NAME => run::<c::Status>(raw, |_| app.project()?.status()),
+        c::Images::NAME => run::<c::Images>(raw, |a| app.project()?.list_images(&a.query)),
+        c::ImagesCount::NAME => run::<c::ImagesCount>(raw, |a| app.project()?.count_images(&a.query)),
+        c::ImagesSeek::NAME => run::<c::ImagesSeek>(raw, |a| app.project()?.seek_images(&a.query, a.index)),
+        c::Image::NAME => run::<c::Image>(raw, |a| app.project()?.image_details(a.id)),
+        c::Problems::NAME => run::<c::Problems>(raw, |a| app.project()?.problems(a.job)),
+        c::ImportStart::NAME => run::<c::ImportStart>(raw, |request| {
             let project = app.project()?;
-            answer(start_job(app, "import", move |on| project.start_import(request, on))?)
-        }
-        "prelabel_start" => {
-            let a: OptionalRequestArgs<PrelabelRequest> = args(command, raw)?;
+            start_job(app, "import", move |on| project.start_import(request, on))
+        }),
+        c::PrelabelStart::NAME => run::<c::PrelabelStart>(raw, |a| {
             let project = app.project()?;
-            answer(start_job(app, "prelabel", move |on| {
-                project.start_prelabel(a.request.unwrap_or_default(), on)
-            })?)
+            start_job(app, "prelabel", move |on| project.start_prelabel(a.request.unwrap_or_default(), on))
+        }),
+        c::ExportStart::NAME => run::<c::ExportStart>(raw, |a| start_export(app, a.request)),
+        c::JobsRunning::NAME => run::<c::JobsRunning>(raw, |_| Ok(app.jobs().list())),
+        c::JobCancel::NAME => run::<c::JobCancel>(raw, |a| Ok(app.jobs().cancel(a.job))),
+        c::Runs::NAME => run::<c::Runs>(raw, |_| app.project()?.model_runs()),
+        c::Classes::NAME => run::<c::Classes>(raw, |_| app.project()?.classes()),
+        c::ClassCreate::NAME => run::<c::ClassCreate>(raw, |a| {
+            app.project()?.create_class(&author, &a.name, a.color.as_deref(), a.hotkey.as_deref())
+        }),
+        c::ClassUpdate::NAME => {
+            run::<c::ClassUpdate>(raw, |a| app.project()?.update_class(&author, &a.class, &a.edit))
         }
-        "export_start" => {
-            let a: RequestArgs<ExportVersionRequest> = args(command, raw)?;
-            answer(start_export(app, a.request)?)
-        }
-        "jobs_running" => {
-            let _: Empty = args(command, raw)?;
-            answer(app.jobs().list())
-        }
-        "job_cancel" => {
-            let a: CancelArgs = args(command, raw)?;
-            answer(app.jobs().cancel(a.job))
-        }
-        "runs" => {
-            let _: Empty = args(command, raw)?;
-            answer(app.project()?.model_runs()?)
-        }
-        "classes" => {
-            let _: Empty = args(command, raw)?;
-            answer(app.project()?.classes()?)
-        }
-        "class_create" => {
-            let a: ClassCreateArgs = args(command, raw)?;
-            answer(app.project()?.create_class(&author, &a.name, a.color.as_deref(), a.hotkey.as_deref())?)
-        }
-        "class_update" => {
-            let a: ClassUpdateArgs = args(command, raw)?;
-            answer(app.project()?.update_class(&author, &a.class, &a.edit)?)
-        }
-        "annotations" => {
-            let a: ImageArgs = args(command, raw)?;
-            answer(app.project()?.annotations(a.image)?)
-        }
-        "annotations_add" => {
-            let a: AddArgs = args(command, raw)?;
+        c::Annotations::NAME => run::<c::Annotations>(raw, |a| app.project()?.annotations(a.image)),
+        c::AnnotationsAdd::NAME => run::<c::AnnotationsAdd>(raw, |a| {
             let made = app.project()?.add_annotations(&author, &a.inputs)?;
             app.labels_changed(&made.iter().map(|m| m.image).collect::<Vec<_>>());
-            answer(made)
-        }
-        "annotation_edit" => {
-            let a: EditArgs = args(command, raw)?;
+            Ok(made)
+        }),
+        c::AnnotationEdit::NAME => run::<c::AnnotationEdit>(raw, |a| {
             let edited = app.project()?.edit_annotation(&author, a.id, &a.edit)?;
             app.labels_changed(&[edited.image]);
-            answer(edited)
-        }
-        "annotations_delete" => {
-            let a: IdsArgs = args(command, raw)?;
+            Ok(edited)
+        }),
+        c::AnnotationsDelete::NAME => run::<c::AnnotationsDelete>(raw, |a| {
             let project = app.project()?;
             let images = images_of(&project, &a.ids);
             project.delete_annotations(&author, &a.ids)?;
             app.labels_changed(&images);
-            answer(())
-        }
-        "annotations_review" => {
-            let a: ReviewArgs = args(command, raw)?;
+            Ok(())
+        }),
+        c::AnnotationsReview::NAME => run::<c::AnnotationsReview>(raw, |a| {
             let project = app.project()?;
             project.review(&author, &a.ids, a.state)?;
             app.labels_changed(&images_of(&project, &a.ids));
-            answer(())
-        }
-        "image_state_set" => {
-            let a: StateArgs = args(command, raw)?;
+            Ok(())
+        }),
+        c::ImageStateSet::NAME => run::<c::ImageStateSet>(raw, |a| {
             let project = app.project()?;
             for image in &a.images {
                 project.set_image_state(&author, *image, a.state)?;
             }
             app.labels_changed(&a.images);
-            answer(())
+            Ok(())
+        }),
+        c::LabelStates::NAME => run::<c::LabelStates>(raw, |_| app.project()?.label_states()),
+        c::Undo::NAME => run::<c::Undo>(raw, |_| undo_or_redo(app, &author, false)),
+        c::Redo::NAME => run::<c::Redo>(raw, |_| undo_or_redo(app, &author, true)),
+        c::History::NAME => {
+            run::<c::History>(raw, |a| app.project()?.history(a.image, a.limit.unwrap_or(100)))
         }
-        "label_states" => {
-            let _: Empty = args(command, raw)?;
-            answer(app.project()?.label_states()?)
+        c::ImagePredictions::NAME => {
+            run::<c::ImagePredictions>(raw, |a| app.project()?.image_predictions(a.image, a.run))
         }
-        "undo" | "redo" => {
-            let _: Empty = args(command, raw)?;
-            let project = app.project()?;
-            let done = if command == "undo" { project.undo(&author)? } else { project.redo(&author)? };
-            // Which images changed is in the journal; a coarse event makes views reload.
-            app.emit("labels_changed", json!({ "images": [] }));
-            answer(done)
-        }
-        "history" => {
-            let a: HistoryArgs = args(command, raw)?;
-            answer(app.project()?.history(a.image, a.limit.unwrap_or(100))?)
-        }
-        "image_predictions" => {
-            let a: ImageArgs = args(command, raw)?;
-            answer(app.project()?.image_predictions(a.image, a.run)?)
-        }
-        "predictions_decide" => {
-            let a: DecideArgs = args(command, raw)?;
+        c::PredictionsDecide::NAME => run::<c::PredictionsDecide>(raw, |a| {
             let made = app.project()?.decide_predictions(&author, &a.decisions)?;
             app.labels_changed(&made.iter().map(|m| m.image).collect::<Vec<_>>());
-            answer(made)
-        }
-        "image_conditions" => {
-            let a: ImageArgs = args(command, raw)?;
+            Ok(made)
+        }),
+        c::ImageConditions::NAME => run::<c::ImageConditions>(raw, |a| {
             let (claims, resolved) = app.project()?.image_conditions(a.image)?;
-            answer(json!({ "claims": claims, "resolved": resolved }))
-        }
-        "conditions_set" => {
-            let a: ConditionArgs = args(command, raw)?;
+            Ok(ImageConditions { claims, resolved })
+        }),
+        c::ConditionsSet::NAME => run::<c::ConditionsSet>(raw, |a| {
             let value = a.value.ok_or_else(|| {
                 ApiError::new(ErrorCode::InvalidInput, "conditions_set: arguments: missing field `value`")
             })?;
@@ -429,43 +281,32 @@ pub(crate) fn dispatch(app: &App, command: &str, raw: Value) -> Result<Value, Ap
             for image in &a.images {
                 project.set_condition(*image, &a.key, &value)?;
             }
-            answer(a.images.len())
-        }
-        "conditions_clear" => {
-            let a: ConditionArgs = args(command, raw)?;
+            Ok(a.images.len())
+        }),
+        c::ConditionsClear::NAME => run::<c::ConditionsClear>(raw, |a| {
             let project = app.project()?;
             let mut cleared = 0u64;
             for image in &a.images {
                 cleared += u64::from(project.clear_condition(*image, &a.key)?);
             }
-            answer(cleared)
-        }
-        "coverage" => {
-            let _: Empty = args(command, raw)?;
-            answer(app.project()?.coverage()?)
-        }
-        "coverage_target_set" => {
-            let a: TargetArgs = args(command, raw)?;
-            answer(app.project()?.set_coverage_target(&a.key, &a.value, a.share)?)
-        }
-        "queue" => {
-            let a: QueueArgs = args(command, raw)?;
+            Ok(cleared)
+        }),
+        c::Coverage::NAME => run::<c::Coverage>(raw, |_| app.project()?.coverage()),
+        c::CoverageTargetSet::NAME => run::<c::CoverageTargetSet>(raw, |a| {
+            app.project()?.set_coverage_target(&a.key, &a.value, a.share)
+        }),
+        c::Queue::NAME => run::<c::Queue>(raw, |a| {
             let mut request = a.request.unwrap_or_default();
             if a.assign {
                 request.assign_to = Some(author);
             }
-            answer(app.project()?.queue(&request)?)
+            app.project()?.queue(&request)
+        }),
+        c::ReviewQueue::NAME => {
+            run::<c::ReviewQueue>(raw, |a| app.project()?.review_queue(&a.request.unwrap_or_default()))
         }
-        "review_queue" => {
-            let a: OptionalRequestArgs<ReviewRequest> = args(command, raw)?;
-            answer(app.project()?.review_queue(&a.request.unwrap_or_default())?)
-        }
-        "versions" => {
-            let _: Empty = args(command, raw)?;
-            answer(app.project()?.versions()?)
-        }
-        "version_freeze" => {
-            let a: FreezeArgs = args(command, raw)?;
+        c::Versions::NAME => run::<c::Versions>(raw, |_| app.project()?.versions()),
+        c::VersionFreeze::NAME => run::<c::VersionFreeze>(raw, |a| {
             let req = FreezeRequest {
                 name: a.name,
                 notes: a.notes,
@@ -474,17 +315,24 @@ pub(crate) fn dispatch(app: &App, command: &str, raw: Value) -> Result<Value, Ap
                 group_by: a.group_by,
                 author,
             };
-            answer(app.project()?.freeze_version(&req)?)
-        }
-        "versions_diff" => {
-            let a: DiffArgs = args(command, raw)?;
-            answer(app.project()?.diff_versions(&a.from, &a.to, a.max_details.unwrap_or(1000))?)
-        }
+            app.project()?.freeze_version(&req)
+        }),
+        c::VersionsDiff::NAME => run::<c::VersionsDiff>(raw, |a| {
+            app.project()?.diff_versions(&a.from, &a.to, a.max_details.unwrap_or(1000))
+        }),
         other => Err(ApiError::new(
             ErrorCode::InvalidInput,
             format!("unknown command `{other}` (the command `commands` lists them)"),
         )),
     }
+}
+
+fn undo_or_redo(app: &App, author: &str, redo: bool) -> Result<Option<ActionSummary>, ApiError> {
+    let project = app.project()?;
+    let done = if redo { project.redo(author)? } else { project.undo(author)? };
+    // Which images changed is in the journal; a coarse event makes views reload.
+    app.send(&LabelsChanged { images: Vec::new() });
+    Ok(done)
 }
 
 fn images_of(project: &lacuna_api::Project, ids: &[AnnotationId]) -> Vec<ImageId> {
@@ -569,7 +417,9 @@ fn start_export(app: &App, request: ExportVersionRequest) -> Result<Started, Api
             // At most ten events a second.
             if last.elapsed().as_millis() >= 100 || done == total {
                 last = std::time::Instant::now();
-                jobs.progress(&events, id, json!({ "done": done, "total": total }));
+                if let Ok(v) = serde_json::to_value(ExportProgress { done, total }) {
+                    jobs.progress(&events, id, v);
+                }
             }
         };
         let result = project.export_version(&request, &mut progress, &cancel).and_then(encode);

@@ -7,19 +7,22 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use lacuna_api::ApiError;
-use serde::Serialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::Emitter;
+use crate::events::{JobFinished, JobProgress};
 
 /// A job as listed by `jobs_running`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct RunningJob {
     pub job: u64,
     /// `import` | `prelabel` | `export`
     pub kind: String,
     pub started_at_unix_s: i64,
     /// The latest progress event's payload.
+    #[cfg_attr(feature = "ts", ts(type = "ImportProgress | PrelabelProgress | ExportProgress | null"))]
     pub progress: Option<Value>,
     pub cancelling: bool,
 }
@@ -61,7 +64,7 @@ impl Jobs {
             },
             Err(_) => return,
         };
-        events.emit("job_progress", json!({ "job": id, "kind": kind, "progress": progress }));
+        events.send(&JobProgress { job: id, kind, progress });
     }
 
     /// Forgets the job and announces how it ended.
@@ -69,13 +72,11 @@ impl Jobs {
         let entry = self.running.lock().ok().and_then(|mut r| r.remove(&id));
         let kind = entry.as_ref().map_or_else(String::new, |e| e.kind.clone());
         let cancelled = entry.is_some_and(|e| e.cancel.load(Ordering::SeqCst));
-        let payload = match result {
-            Ok(summary) => {
-                json!({ "job": id, "kind": kind, "ok": true, "cancelled": cancelled, "summary": summary })
-            }
-            Err(e) => json!({ "job": id, "kind": kind, "ok": false, "cancelled": cancelled, "error": e }),
+        let (ok, summary, error) = match result {
+            Ok(summary) => (true, Some(summary), None),
+            Err(e) => (false, None, Some(e)),
         };
-        events.emit("job_finished", payload);
+        events.send(&JobFinished { job: id, kind, ok, cancelled, summary, error });
     }
 
     /// Asks a job to stop; false when no such job is running.

@@ -7,11 +7,19 @@
 //! - background jobs (import, pre-label, export) that stream progress as [`Event`]s and can be
 //!   cancelled ([`App::call`] `job_cancel`);
 //! - [`App::image_file`] / [`App::thumbnail`]: the only files a transport may serve, looked up
-//!   in the open catalog by image id (never a path from the client).
+//!   in the open catalog by image id (never a path from the client);
+//! - the types of it all: [`args`] (each command's arguments), [`Command`] (per command in
+//!   [`command`]: its argument and answer types) and [`events`] (the event payloads). With the
+//!   feature `ts`, the module `ts` writes them as TypeScript for the UI
+//!   (`scripts/gen-ts-types.sh`; normal builds never compile ts-rs).
 
+pub mod args;
 mod commands;
+pub mod events;
 mod jobs;
 mod recent;
+#[cfg(feature = "ts")]
+pub mod ts;
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, Sender, channel};
@@ -21,12 +29,16 @@ use lacuna_api::{ApiError, Clock, ErrorCode, ImageId, Project};
 use serde::Serialize;
 use serde_json::Value;
 
-pub use commands::{COMMANDS, CommandInfo};
+use crate::events::{AppEvent, LabelsChanged, ProjectOpened};
+
+pub use commands::{AppInfo, COMMANDS, Command, CommandInfo, ImageConditions, Started, command};
+#[cfg(feature = "ts")]
+pub use commands::{CommandVisitor, visit_commands};
 pub use jobs::RunningJob;
 pub use recent::RecentProject;
 
 /// Something that happened, pushed to every subscriber: `job_progress`, `job_finished`,
-/// `labels_changed`, `project_opened`.
+/// `labels_changed`, `project_opened` (the payload types are in [`events`]).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Event {
     pub event: String,
@@ -49,8 +61,9 @@ pub struct App {
 pub(crate) struct Emitter(Arc<Mutex<Vec<Sender<Event>>>>);
 
 impl Emitter {
-    pub(crate) fn emit(&self, event: &str, payload: Value) {
-        let event = Event { event: event.to_string(), payload };
+    pub(crate) fn send<E: AppEvent>(&self, payload: &E) {
+        let Ok(payload) = serde_json::to_value(payload) else { return };
+        let event = Event { event: E::NAME.to_string(), payload };
         if let Ok(mut subs) = self.0.lock() {
             subs.retain(|tx| tx.send(event.clone()).is_ok());
         }
@@ -106,8 +119,8 @@ impl App {
         self.events.subscribe()
     }
 
-    pub(crate) fn emit(&self, event: &str, payload: Value) {
-        self.events.emit(event, payload);
+    pub(crate) fn send<E: AppEvent>(&self, payload: &E) {
+        self.events.send(payload);
     }
 
     pub(crate) fn emitter(&self) -> Emitter {
@@ -143,7 +156,7 @@ impl App {
             // The list is a convenience: failing to write it never fails the open.
             let _ = recent::remember(config, project.dir(), self.clock.now_unix_s());
         }
-        self.emit("project_opened", serde_json::json!({ "path": project.dir() }));
+        self.send(&ProjectOpened { path: project.dir().to_path_buf() });
         Ok(project)
     }
 
@@ -171,9 +184,23 @@ impl App {
     }
 
     pub(crate) fn labels_changed(&self, images: &[ImageId]) {
-        let mut images: Vec<i64> = images.iter().map(|i| i.0).collect();
+        let mut images = images.to_vec();
         images.sort_unstable();
         images.dedup();
-        self.emit("labels_changed", serde_json::json!({ "images": images }));
+        self.send(&LabelsChanged { images });
+    }
+}
+
+/// The media type of an original from its extension (the catalog only holds images it decoded),
+/// for the transports' `Content-Type`.
+pub fn media_type(path: &Path) -> &'static str {
+    match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+        Some("jpg" | "jpeg" | "jpe" | "jfif") => "image/jpeg",
+        Some("png") => "image/png",
+        Some("webp") => "image/webp",
+        Some("gif") => "image/gif",
+        Some("bmp") => "image/bmp",
+        Some("tif" | "tiff") => "image/tiff",
+        _ => "application/octet-stream",
     }
 }

@@ -9,6 +9,7 @@ const KEEP: usize = 20;
 
 /// A project opened before.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct RecentProject {
     pub path: String,
     /// The folder's name.

@@ -45,6 +45,15 @@ fn import_draw_undo_and_media_through_the_command_table() {
         dir.path().join("p").canonicalize().expect("canonical").display().to_string()
     );
 
+    // A scrollbar jump: the page at position 10 starts with the 11th image.
+    let all = app.call("images", json!({ "query": { "limit": 100 } })).expect("images");
+    let cursor = app.call("images_seek", json!({ "index": 10 })).expect("seek");
+    let jumped = app.call("images", json!({ "query": { "cursor": cursor, "limit": 2 } })).expect("page");
+    assert_eq!(jumped["items"][0]["id"], all["items"][10]["id"]);
+    assert_eq!(all["items"][0]["label_state"], "unlabeled");
+    assert_eq!(app.call("images_seek", json!({ "index": 0 })).expect("seek"), Value::Null);
+    assert_eq!(app.call("images_seek", json!({ "index": 10_000 })).expect("seek"), Value::Null);
+
     let page = app.call("images", json!({ "query": { "limit": 5 } })).expect("images");
     let first = page["items"][0]["id"].as_i64().expect("an image");
     assert!(app.image_file(first).expect("file").is_file());
@@ -76,6 +85,13 @@ fn import_draw_undo_and_media_through_the_command_table() {
 
     let status = app.call("status", Value::Null).expect("status");
     assert!(status["images_ok"].as_u64().expect("count") > 0, "{status}");
+
+    // Answers the command layer builds itself.
+    let info = app.call("app_info", Value::Null).expect("info");
+    assert_eq!((&info["version"], &info["author"]), (&json!(env!("CARGO_PKG_VERSION")), &json!("ana")));
+    assert!(info["project"].is_string(), "{info}");
+    let conditions = app.call("image_conditions", json!({ "image": first })).expect("conditions");
+    assert!(conditions["claims"].is_array() && conditions["resolved"].is_array(), "{conditions}");
 }
 
 #[test]
@@ -84,6 +100,7 @@ fn errors_name_the_command_and_the_field() {
     let app = App::new("ana", Arc::new(SystemClock), None);
     let err = app.call("status", Value::Null).expect_err("no project");
     assert_eq!(err.code, ErrorCode::ProjectNotFound);
+    assert_eq!(app.call("app_info", Value::Null).expect("info")["project"], Value::Null);
 
     app.call("project_create", json!({ "path": dir.path().join("p") })).expect("create");
     let err = app.call("no_such_command", Value::Null).expect_err("unknown");

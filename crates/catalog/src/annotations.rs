@@ -54,6 +54,7 @@ pub struct ClassPatch {
 
 /// What an undo or redo did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ActionSummary {
     /// The new undo/redo action.
     pub action: ActionId,
@@ -65,6 +66,7 @@ pub struct ActionSummary {
 
 /// One journal entry, for history views and audits.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct EventRow {
     pub seq: i64,
     pub action: ActionId,

@@ -229,6 +229,26 @@ impl Catalog {
         Ok(out)
     }
 
+    /// The label state of each of `images` that has one (the rest are unlabeled).
+    pub fn label_states_of(
+        &self,
+        images: &[ImageId],
+    ) -> Result<HashMap<ImageId, lacuna_core::ImageLabelState>, CatalogError> {
+        let mut stmt =
+            self.conn.prepare_cached("SELECT state FROM image_label WHERE image_id = ?1").at(&self.path)?;
+        let mut out = HashMap::new();
+        for &image in images {
+            let mut rows = stmt.query([image.0]).at(&self.path)?;
+            if let Some(r) = rows.next().at(&self.path)? {
+                let state: String = r.get(0).at(&self.path)?;
+                if let Some(s) = lacuna_core::ImageLabelState::parse(&state) {
+                    out.insert(image, s);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Root path and path relative to it, for the images shown.
     pub fn image_paths(
         &self,

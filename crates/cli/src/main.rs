@@ -135,6 +135,20 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Serve the app on 127.0.0.1: the web UI and the same commands as the desktop app, behind
+    /// a session token (printed in the URL). Runs until Ctrl-C.
+    Serve {
+        /// Port (0: any free one).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        /// The built web UI (default: ui/dist beside the current folder or the executable's
+        /// checkout).
+        #[arg(long)]
+        ui: Option<PathBuf>,
+        /// Use this token instead of a random one (at least 16 characters).
+        #[arg(long, env = "LACUNA_SERVE_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+    },
     /// Files the last import (or --job N) could not take, and why.
     Problems {
         #[arg(long)]
@@ -268,6 +282,47 @@ struct PrelabelArgs {
     json: bool,
 }
 
+/// The UI's build output: `--ui`, else `ui/dist` under the current folder, else under the
+/// checkout the executable was built in (`target/<profile>/lacuna` → `ui/dist`).
+fn find_ui(explicit: Option<PathBuf>) -> Option<PathBuf> {
+    if explicit.is_some() {
+        return explicit;
+    }
+    let mut candidates = vec![PathBuf::from("ui/dist")];
+    if let Ok(exe) = std::env::current_exe()
+        && let Some(root) = exe.parent().and_then(|p| p.parent()).and_then(|p| p.parent())
+    {
+        candidates.push(root.join("ui/dist"));
+    }
+    candidates.into_iter().find(|c| c.join("index.html").is_file())
+}
+
+fn serve(
+    dir: &std::path::Path,
+    author: &str,
+    port: u16,
+    ui: Option<PathBuf>,
+    token: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let clock = Arc::new(SystemClock);
+    let config = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
+        .map(|c| c.join("lacuna"));
+    let app = lacuna_app::App::with_project(author, clock, config, dir).map_err(api)?;
+    let ui_dir = find_ui(ui);
+    if ui_dir.is_none() {
+        output::note(
+            "note: the web UI is not built (cd ui && npm ci && npm run build); the API still serves",
+        );
+    }
+    let server = lacuna_server::start(Arc::new(app), &lacuna_server::ServeOptions { port, ui_dir, token })?;
+    output::print_line(&format!("Lacuna is serving {} at {}", dir.display(), server.url()))?;
+    output::note("press Ctrl-C to stop");
+    server.wait()?;
+    Ok(ExitCode::SUCCESS)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
@@ -318,6 +373,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let project = Project::open(&cli.project, clock).map_err(api)?;
             select::review_queue(&project, &band, limit, assign, run, json)
         }
+        Command::Serve { port, ui, token } => serve(&cli.project, &author, port, ui, token),
         Command::Init { dir } => {
             let dir = dir.unwrap_or(cli.project);
             let project = Project::create(&dir, clock).map_err(api)?;

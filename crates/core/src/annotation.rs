@@ -26,6 +26,7 @@ id_type!(
 
 /// An axis-aligned box, corners in image pixels (`x0 <= x1`, `y0 <= y1`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct BoxXyxy {
     pub x0: f64,
     pub y0: f64,
@@ -75,6 +76,7 @@ impl BoxXyxy {
 
 /// The shape of an annotation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Geometry {
     /// An axis-aligned box.
@@ -346,6 +348,7 @@ fn rle_bbox(rle: &Rle) -> BoxXyxy {
 
 /// Flags on an annotation (CVAT's and COCO's usual ones, plus free tags).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Attributes {
     #[serde(default, skip_serializing_if = "is_false")]
     pub occluded: bool,
@@ -374,6 +377,7 @@ impl Attributes {
 
 /// Where an annotation came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "source", rename_all = "snake_case")]
 pub enum AnnotationSource {
     /// Drawn by a person.
@@ -396,6 +400,7 @@ impl AnnotationSource {
 
 /// Where an annotation stands in review.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum ReviewState {
     Unreviewed,
@@ -424,6 +429,7 @@ impl ReviewState {
 
 /// Where a whole image stands in labeling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum ImageLabelState {
     Unlabeled,
@@ -465,6 +471,7 @@ impl ImageLabelState {
 
 /// A label class of the project.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct LabelClass {
     pub id: ClassId,
     pub name: String,
@@ -495,6 +502,7 @@ pub fn default_class_color(index: usize) -> String {
 
 /// An annotation as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Annotation {
     pub id: AnnotationId,
     pub image: ImageId,
@@ -515,6 +523,7 @@ pub struct Annotation {
 
 /// A dataset split.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Split {
     Train,

@@ -38,6 +38,7 @@ impl BinaryMask {
 
 /// COCO run-length encoding of a mask.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Rle {
     pub height_px: u32,
     pub width_px: u32,

@@ -42,6 +42,7 @@ pub struct ExportRequest<'a> {
 
 /// What an export wrote.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ExportSummary {
     pub out_dir: PathBuf,
     pub format: Format,

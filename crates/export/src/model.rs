@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// A dataset format Lacuna reads and writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "kebab-case")]
 pub enum Format {
     /// COCO instances JSON (boxes, polygons, RLE masks).
@@ -42,6 +43,7 @@ impl Format {
 
 /// How image files reach an export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "kebab-case")]
 pub enum ImageMode {
     /// Copied into the export (the copy is hashed and checked against the catalog).

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// What images are grouped by when splits are assigned: a group never straddles splits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum GroupBy {
     /// Each image on its own, keyed by its content hash (so exact duplicates stay together).
@@ -40,6 +41,7 @@ impl GroupBy {
 
 /// Split ratios and grouping of a version.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SplitConfig {
     pub train: f64,
     pub val: f64,
@@ -109,6 +111,7 @@ pub struct VersionInfo {
 
 /// An annotation as a version keeps it: the class by name, plus who made and reviewed it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct FrozenAnnotation {
     pub class: String,
     pub geometry: Geometry,
@@ -196,6 +199,7 @@ pub struct DiffSide<'a> {
 
 /// How one annotation changed between versions.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct AnnotationChange {
     pub path: String,
     pub before: FrozenAnnotation,
@@ -209,6 +213,7 @@ pub struct AnnotationChange {
 
 /// An annotation only one side has.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct AnnotationOnly {
     pub path: String,
     pub annotation: FrozenAnnotation,
@@ -216,6 +221,7 @@ pub struct AnnotationOnly {
 
 /// Counts of a diff.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct DiffCounts {
     pub images_added: u64,
     pub images_removed: u64,
@@ -230,6 +236,7 @@ pub struct DiffCounts {
 
 /// An image whose split differs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SplitChange {
     pub path: String,
     pub before: Split,
@@ -239,6 +246,7 @@ pub struct SplitChange {
 /// Everything that differs between two versions (details capped at `max_details` entries per
 /// list; counts are always complete).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct VersionDiff {
     pub counts: DiffCounts,
     /// Class-change counts: `(before, after) -> n`.

@@ -65,6 +65,7 @@ pub const WEATHER_VALUES: [&str; 4] = [CLEAR, OVERCAST, FOG_HAZE, UNKNOWN];
 
 /// Where a condition comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum ConditionSource {
     /// Set by a person in the app or the CLI.
@@ -127,6 +128,7 @@ impl fmt::Display for ConditionSource {
 
 /// One claim about an image: `key = value`, from `source`, with a confidence in 0..=1.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Condition {
     pub key: String,
     pub value: String,

@@ -30,6 +30,7 @@ pub struct Target {
 
 /// One row of the coverage table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct CoverageRow {
     pub key: String,
     pub value: String,

@@ -17,6 +17,7 @@ use crate::coverage::CoverageRow;
 
 /// How much each signal counts (any non-negative numbers; they are normalised).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Weights {
     pub uncertainty: f32,
     pub coverage: f32,
@@ -86,6 +87,7 @@ pub struct UncertaintySignals {
 
 /// The components and the numbers behind an item's score.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Components {
     pub uncertainty: f32,
     pub coverage: f32,

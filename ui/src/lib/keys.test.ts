@@ -154,6 +154,32 @@ describe('the sheet', () => {
   it('lists every binding once, grouped', () => {
     const groups = groupedBindings();
     expect(groups.flatMap((g) => g.bindings)).toHaveLength(BINDINGS.length);
-    expect(groups.map((g) => g.group)).toEqual(['General', 'Classes', 'Tools', 'Review', 'Editing', 'Navigation', 'View', 'Drawing a polygon']);
+    expect(groups.map((g) => g.group)).toEqual(['General', 'Classes', 'Tools', 'Review', 'Editing', 'Navigation', 'View', 'Drawing a polygon', 'Catalog', 'Review grid']);
+  });
+
+  it('binds what the catalog, review and annotate views added', () => {
+    const combos = (action: Action, scope: string): string[] => BINDINGS.filter((b) => b.action === action && b.scope === scope).flatMap((b) => b.keys);
+    expect(combos('markDone', 'annotate')).toEqual(['enter']);
+    expect(combos('reviewAccept', 'review')).toEqual(['a']);
+    expect(combos('reviewReject', 'review')).toEqual(['r']);
+    expect(combos('reviewChangeClass', 'review')).toEqual(['c']);
+    expect(combos('reviewPickClass', 'review')).toEqual(['1', '2', '3', '4', '5', '6', '7', '8', '9']);
+    expect(combos('openImage', 'review')).toEqual(['o', 'enter']);
+    expect(combos('focusLeft', 'review')).toEqual(['arrowleft']);
+    expect(combos('selectAll', 'catalog')).toEqual(['ctrl+a']);
+    // Enter closes a polygon while one is drawn, and marks the image done otherwise.
+    expect(resolveBinding('enter', ['drawing', 'annotate'])?.action).toBe('closePolygon');
+    expect(resolveBinding('enter', ['annotate'])?.action).toBe('markDone');
+  });
+
+  it('arrow keys make the combos the review grid binds, and show as arrows', () => {
+    expect(comboFromEvent(key('ArrowLeft'))).toBe('arrowleft');
+    expect(bindingLabel(BINDINGS.find((b) => b.action === 'focusDown') as Binding)).toBe('↓');
+  });
+
+  it('checks a global binding against every scope', () => {
+    const extra: Binding[] = [...BINDINGS, { keys: ['a'], description: 'x', group: 'x', action: 'fit', scope: 'global' }];
+    const scopes = findConflicts(extra).filter((c) => c.key === 'a').map((c) => c.scopes[0]);
+    expect(scopes).toEqual(expect.arrayContaining(['annotate', 'review']));
   });
 });

@@ -5,7 +5,10 @@
  * while a polygon is being drawn, where it shadows `annotate` (Backspace takes back a point
  * instead of going to the previous image).
  */
-export type Scope = 'global' | 'annotate' | 'drawing';
+export type Scope = 'global' | 'annotate' | 'drawing' | 'catalog' | 'review';
+
+/** Every scope (a global binding must not clash with any of them). */
+export const SCOPES: readonly Scope[] = ['global', 'annotate', 'drawing', 'catalog', 'review'];
 
 /** Handler names: a view supplies a function per name it supports. */
 export type Action =
@@ -31,7 +34,20 @@ export type Action =
   | 'zoomOut'
   | 'closePolygon'
   | 'removeLastPoint'
-  | 'cancelDrawing';
+  | 'cancelDrawing'
+  | 'markDone'
+  | 'selectAll'
+  | 'clearSelection'
+  | 'openImage'
+  | 'reviewAccept'
+  | 'reviewReject'
+  | 'reviewChangeClass'
+  | 'reviewPickClass'
+  | 'reviewCancel'
+  | 'focusLeft'
+  | 'focusRight'
+  | 'focusUp'
+  | 'focusDown';
 
 export interface Binding {
   /** Normalised combos (see `comboFromEvent`), e.g. `ctrl+shift+z`, `n`, `space`, `?`. */
@@ -68,6 +84,7 @@ export const BINDINGS: readonly Binding[] = [
   { keys: ['ctrl+shift+z', 'ctrl+y'], description: 'Redo', group: 'Editing', action: 'redo', scope: 'annotate' },
 
   { keys: ['n', 'space'], description: 'Next image', group: 'Navigation', action: 'next', scope: 'annotate' },
+  { keys: ['enter'], description: 'Mark the image done (labeled) and go to the next one', group: 'Navigation', action: 'markDone', scope: 'annotate' },
   { keys: ['shift+n', 'backspace'], description: 'Previous image', group: 'Navigation', action: 'previous', scope: 'annotate' },
 
   { keys: ['f'], description: 'Fit the image to the view', group: 'View', action: 'fit', scope: 'annotate' },
@@ -77,6 +94,21 @@ export const BINDINGS: readonly Binding[] = [
   { keys: ['enter'], description: 'Close the polygon (3 points or more)', group: 'Drawing a polygon', action: 'closePolygon', scope: 'drawing' },
   { keys: ['backspace'], description: 'Remove the last point', group: 'Drawing a polygon', action: 'removeLastPoint', scope: 'drawing' },
   { keys: ['escape'], description: 'Abandon the polygon', group: 'Drawing a polygon', action: 'cancelDrawing', scope: 'drawing' },
+
+  { keys: ['ctrl+a'], description: 'Select every image that matches the filters', group: 'Catalog', action: 'selectAll', scope: 'catalog' },
+  { keys: ['escape'], description: 'Clear the selection', group: 'Catalog', action: 'clearSelection', scope: 'catalog' },
+  { keys: ['enter'], description: 'Open the first selected image in Annotate', group: 'Catalog', action: 'openImage', scope: 'catalog' },
+
+  { keys: ['a'], description: 'Accept the focused prediction (a disagreement: the annotation takes the model’s class)', group: 'Review grid', action: 'reviewAccept', scope: 'review' },
+  { keys: ['r'], description: 'Reject the focused prediction (a disagreement: the annotation stays as it is)', group: 'Review grid', action: 'reviewReject', scope: 'review' },
+  { keys: ['c'], description: 'Change its class (then press 1–9): accepted as that class', group: 'Review grid', action: 'reviewChangeClass', scope: 'review' },
+  { keys: DIGITS, label: '1–9', description: 'After c: the class to accept it as', group: 'Review grid', action: 'reviewPickClass', scope: 'review' },
+  { keys: ['escape'], description: 'Forget a pending c', group: 'Review grid', action: 'reviewCancel', scope: 'review' },
+  { keys: ['arrowleft'], label: '←', description: 'Focus the crop to the left', group: 'Review grid', action: 'focusLeft', scope: 'review' },
+  { keys: ['arrowright'], label: '→', description: 'Focus the crop to the right', group: 'Review grid', action: 'focusRight', scope: 'review' },
+  { keys: ['arrowup'], label: '↑', description: 'Focus the crop above', group: 'Review grid', action: 'focusUp', scope: 'review' },
+  { keys: ['arrowdown'], label: '↓', description: 'Focus the crop below', group: 'Review grid', action: 'focusDown', scope: 'review' },
+  { keys: ['o', 'enter'], description: 'Open the focused crop’s image in Annotate', group: 'Review grid', action: 'openImage', scope: 'review' },
 ];
 
 export interface KeyEventLike {
@@ -141,7 +173,7 @@ export function findConflicts(bindings: readonly Binding[] = BINDINGS): Conflict
   const conflicts: Conflict[] = [];
   for (const b of bindings) {
     for (const key of b.keys) {
-      for (const scope of b.scope === 'global' ? (['global', 'annotate', 'drawing'] as const) : [b.scope, 'global' as const]) {
+      for (const scope of b.scope === 'global' ? SCOPES : [b.scope, 'global' as const]) {
         const other = seen.get(`${scope}\u0000${key}`);
         if (other && other !== b) conflicts.push({ key, scopes: [other.scope, b.scope], actions: [other.action, b.action] });
       }

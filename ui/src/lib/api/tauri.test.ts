@@ -11,6 +11,10 @@ vi.mock('@tauri-apps/api/core', () => ({
   invoke: (cmd: string, args?: unknown) => invoke(cmd, args) as Promise<unknown>,
   convertFileSrc: (p: string, proto: string) => convertFileSrc(p, proto),
 }));
+const openDialog = vi.fn();
+vi.mock('@tauri-apps/plugin-dialog', () => ({
+  open: (options: unknown) => openDialog(options) as Promise<unknown>,
+}));
 vi.mock('@tauri-apps/api/event', () => ({
   listen: (event: string, handler: Listener) =>
     new Promise((resolve) => {
@@ -22,18 +26,23 @@ vi.mock('@tauri-apps/api/event', () => ({
 const { TauriBackend } = await import('./tauri');
 const { ApiError } = await import('./backend');
 const { inTauri } = await import('./index');
+const { folderPicker, registerFolderPicker } = await import('../folder-picker');
 
 beforeEach(() => {
   invoke.mockReset();
+  openDialog.mockReset();
   unlisten.mockReset();
   listeners.clear();
 });
 
 describe('Tauri backend', () => {
-  it('invokes the command with its arguments', async () => {
+  it('invokes the shell\'s one call command with the command and its arguments', async () => {
     invoke.mockResolvedValue([1, 2]);
     await expect(new TauriBackend().call('annotations', { image: 3 })).resolves.toEqual([1, 2]);
-    expect(invoke).toHaveBeenCalledWith('annotations', { image: 3 });
+    expect(invoke).toHaveBeenCalledWith('call', { command: 'annotations', args: { image: 3 } });
+    invoke.mockResolvedValue({});
+    await new TauriBackend().call('status');
+    expect(invoke).toHaveBeenLastCalledWith('call', { command: 'status', args: {} });
   });
 
   it('rejects with ApiError from the serialised error', async () => {
@@ -59,15 +68,40 @@ describe('Tauri backend', () => {
     const b = new TauriBackend();
     const handler = vi.fn();
     const off = b.subscribe('labels_changed', handler);
-    listeners.get('labels_changed')?.({ payload: { image: 1 } });
+    expect([...listeners.keys()]).toEqual(['lacuna://labels_changed']);
+    listeners.get('lacuna://labels_changed')?.({ payload: { image: 1 } });
     expect(handler).toHaveBeenCalledWith({ image: 1 });
     off();
-    listeners.get('labels_changed')?.({ payload: { image: 2 } });
+    listeners.get('lacuna://labels_changed')?.({ payload: { image: 2 } });
     expect(handler).toHaveBeenCalledOnce();
     resolveListen?.();
     await Promise.resolve();
     await Promise.resolve();
     expect(unlisten).toHaveBeenCalledOnce();
+  });
+
+  it('picks one folder or several through the native dialog, null or empty when cancelled', async () => {
+    const b = new TauriBackend();
+    openDialog.mockResolvedValue('/data/project');
+    await expect(b.pickFolder({ title: 'Open project', defaultPath: '/data' })).resolves.toBe('/data/project');
+    expect(openDialog).toHaveBeenLastCalledWith({ directory: true, multiple: false, title: 'Open project', defaultPath: '/data' });
+    openDialog.mockResolvedValue(null);
+    await expect(b.pickFolder({ title: 'Open project' })).resolves.toBeNull();
+    openDialog.mockResolvedValue(['/a', '/b']);
+    await expect(b.pickFolders({ title: 'Import' })).resolves.toEqual(['/a', '/b']);
+    expect(openDialog).toHaveBeenLastCalledWith({ directory: true, multiple: true, recursive: true, title: 'Import' });
+    openDialog.mockResolvedValue(null);
+    await expect(b.pickFolders({ title: 'Import' })).resolves.toEqual([]);
+  });
+
+  it('registers the native dialog as the views\' folder picker', async () => {
+    registerFolderPicker(null);
+    new TauriBackend();
+    const picker = folderPicker();
+    expect(picker).not.toBeNull();
+    openDialog.mockResolvedValue('/data/export');
+    await expect(picker?.({ title: 'Export to' })).resolves.toBe('/data/export');
+    expect(openDialog).toHaveBeenLastCalledWith({ directory: true, multiple: false, title: 'Export to' });
   });
 
   it('is chosen when the shell injected its internals', () => {

@@ -1,83 +1,40 @@
-// Hand-written mirrors of the backend's serde types (crates/core/src/annotation.rs,
-// crates/api/src/{error,labels}.rs). They live in this one file so they can be replaced
-// wholesale by types generated from the Rust definitions.
+// The backend's serde types as the UI names them. Every type the Rust side defines comes from
+// ./generated (written from the Rust types by scripts/gen-ts-types.sh: never edit those files;
+// scripts/check-ts-types.sh fails when they are stale). This file re-exports them all, adds the
+// names the UI used before they were generated, and keeps the few UI-only helper types.
+//
+// Note: the generated `ApiError` is the error *body* `{ code, message }` (also `ApiErrorBody`
+// here); the `ApiError` class the backend calls throw is in ./backend.
 
-/** Row ids are i64 in Rust; they stay well inside 2^53. */
-export type ImageId = number;
-export type AnnotationId = number;
-export type ClassId = number;
-export type RunId = number;
-export type ActionId = number;
+import type { ApiError, ClassDto, Geometry } from './generated';
+
+export type * from './generated';
+
+/** `ClassDto` (`classes`): a class with how many annotations use it. */
+export type ClassWithCount = ClassDto;
+
+/** The body of a failed call: `ApiError` as the backend serialises it. */
+export type ApiErrorBody = ApiError;
 
 /** `[x, y]` in image pixels. */
 export type Point = [number, number];
 
-/** Axis-aligned box, image pixels, origin top-left, `x1`/`y1` exclusive (`x0 <= x1`, `y0 <= y1`). */
-export interface BoxGeometry {
-  kind: 'box';
-  x0: number;
-  y0: number;
-  x1: number;
-  y1: number;
-}
+/** Axis-aligned box, image pixels, origin top-left (`x0 <= x1`, `y0 <= y1`). */
+export type BoxGeometry = Extract<Geometry, { kind: 'box' }>;
 
 /** One object as one or more closed outlines (an occluded object may have several parts). */
-export interface PolygonGeometry {
-  kind: 'polygon';
-  parts: Point[][];
-}
+export type PolygonGeometry = Extract<Geometry, { kind: 'polygon' }>;
 
 /** COCO uncompressed RLE at the image's size: column-major runs, zeros first. */
-export interface MaskGeometry {
-  kind: 'mask';
-  height_px: number;
-  width_px: number;
-  counts: number[];
-}
+export type MaskGeometry = Extract<Geometry, { kind: 'mask' }>;
 
-export type Geometry = BoxGeometry | PolygonGeometry | MaskGeometry;
 export type GeometryKind = Geometry['kind'];
 
-/** Flags; absent means false / no tags (serde skips the defaults). */
-export interface Attributes {
-  occluded?: boolean;
-  truncated?: boolean;
-  crowd?: boolean;
-  tags?: string[];
-}
-
-/** `AnnotationSource`, flattened into the annotation with `source` as its tag. */
-export type AnnotationSource =
-  | { source: 'human' }
-  | { source: 'model'; run: RunId; prediction: number | null }
-  | { source: 'imported' };
-
-export type ReviewState = 'unreviewed' | 'accepted' | 'rejected' | 'corrected';
-
-export type ImageLabelState =
-  | 'unlabeled'
-  | 'in_progress'
-  | 'labeled'
-  | 'labeled_empty'
-  | 'reviewed'
-  | 'skipped';
-
-export type Annotation = {
-  id: AnnotationId;
-  image: ImageId;
-  class: ClassId;
-  geometry: Geometry;
-  attributes: Attributes;
-  /** The model's score, for annotations adopted from a prediction. */
-  score: number | null;
-  author: string;
-  review_state: ReviewState;
-  reviewer: string | null;
-  created_at_unix_s: number;
-  updated_at_unix_s: number;
-} & AnnotationSource;
-
-/** A model's predicted box on one image. */
+/**
+ * A model's prediction as the editor draws it: a box, with the project's class when one has
+ * the model's class name. UI-only: made from an `ImagePrediction` (the `image_predictions`
+ * answer) by the annotate view.
+ */
 export interface Prediction {
   id: number;
   class_id: number;
@@ -85,64 +42,4 @@ export interface Prediction {
   class_name: string | null;
   score: number;
   bbox_xyxy_px: [number, number, number, number];
-}
-
-export interface LabelClass {
-  id: ClassId;
-  name: string;
-  /** `#rrggbb`, lower case. */
-  color: string;
-  hotkey: string | null;
-  /** Order in the class list and in exports. */
-  position: number;
-}
-
-/** `ClassDto` (classes): the class with how many annotations use it. */
-export type ClassWithCount = LabelClass & { annotations: number };
-
-/** `AnnotationInput` (add_annotations): the class is named, not numbered. */
-export interface AnnotationInput {
-  image: ImageId;
-  class: string;
-  geometry: Geometry;
-  attributes?: Attributes;
-}
-
-/** `AnnotationEdit` (edit_annotation): absent fields stay as they are. */
-export interface AnnotationEdit {
-  class?: string;
-  geometry?: Geometry;
-  attributes?: Attributes;
-}
-
-/** What undo / redo did; the backend returns null when there was nothing to do. */
-export interface ActionSummary {
-  action: ActionId;
-  target: ActionId;
-  label: string;
-  events: number;
-}
-
-/** `ErrorCode`: the UI branches on these, never on message text. */
-export type ErrorCode =
-  | 'project_not_found'
-  | 'project_exists'
-  | 'catalog_too_new'
-  | 'catalog_corrupt'
-  | 'path_not_found'
-  | 'invalid_input'
-  | 'not_found'
-  | 'model_not_found'
-  | 'model_invalid'
-  | 'out_of_memory'
-  | 'conflict'
-  | 'job_running'
-  | 'cancelled'
-  | 'io'
-  | 'internal';
-
-/** The body of a failed call. */
-export interface ApiErrorBody {
-  code: ErrorCode;
-  message: string;
 }
