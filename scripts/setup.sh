@@ -61,7 +61,10 @@ if [ "$node_ok" != 1 ]; then
 fi
 if [ ! -d ui/node_modules ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
   echo "setup: installing the web UI's npm packages"
-  (cd ui && npm ci --no-audit --no-fund)
+  # `npm install` (it keeps the lock file's versions), not `npm ci`: npm 11 refuses `ci` when
+  # the lock lists @tauri-apps/cli's binaries for other platforms without entries for them,
+  # and writes such a lock itself on Linux.
+  (cd ui && npm install --no-audit --no-fund)
 fi
 echo "setup: building the web UI"
 (cd ui && npm run build --silent)

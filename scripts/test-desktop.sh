@@ -47,7 +47,7 @@ fi
 step "UI (ui/dist)"
 (
   cd ui
-  [ -x node_modules/.bin/vite ] && [ -d node_modules/@tauri-apps/plugin-dialog ] || npm ci --no-audit --no-fund
+  [ -x node_modules/.bin/vite ] && [ -d node_modules/@tauri-apps/plugin-dialog ] || npm install --no-audit --no-fund
   npm run build
 ) || fail "building the UI"
 
