@@ -83,11 +83,7 @@ fn read_original(id: i64, path: &Path) -> Result<(&'static str, Vec<u8>), ApiErr
 }
 
 fn status_of(err: &ApiError) -> StatusCode {
-    match err.code {
-        ErrorCode::NotFound | ErrorCode::PathNotFound | ErrorCode::ProjectNotFound => StatusCode::NOT_FOUND,
-        ErrorCode::InvalidInput => StatusCode::BAD_REQUEST,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
-    }
+    StatusCode::from_u16(lacuna_app::http_status(err.code)).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 fn content_type(path: &Path) -> &'static str {

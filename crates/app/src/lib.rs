@@ -204,3 +204,13 @@ pub fn media_type(path: &Path) -> &'static str {
         _ => "application/octet-stream",
     }
 }
+
+/// The HTTP status a transport answers an error with.
+pub fn http_status(code: ErrorCode) -> u16 {
+    match code {
+        ErrorCode::InvalidInput => 400,
+        ErrorCode::NotFound | ErrorCode::ProjectNotFound | ErrorCode::PathNotFound => 404,
+        ErrorCode::Conflict | ErrorCode::ProjectExists => 409,
+        _ => 500,
+    }
+}

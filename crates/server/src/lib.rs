@@ -181,18 +181,21 @@ fn query_ok(q: &TokenQuery, token: &str) -> bool {
     q.token.as_deref().is_some_and(|t| same(t, token))
 }
 
-fn status_of(code: ErrorCode) -> StatusCode {
-    match code {
-        ErrorCode::InvalidInput => StatusCode::BAD_REQUEST,
-        ErrorCode::NotFound | ErrorCode::ProjectNotFound | ErrorCode::PathNotFound => StatusCode::NOT_FOUND,
-        ErrorCode::Conflict | ErrorCode::ProjectExists => StatusCode::CONFLICT,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
-    }
+/// Runs `f` on the blocking pool: commands and media touch SQLite and the file system, which
+/// must stay off the async workers.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("a worker thread failed: {e}")))?
 }
 
 fn error_response(e: &ApiError) -> Response {
     let body = serde_json::to_vec(e).unwrap_or_else(|_| b"{}".to_vec());
-    (status_of(e.code), [(header::CONTENT_TYPE, "application/json")], body).into_response()
+    let status =
+        StatusCode::from_u16(lacuna_app::http_status(e.code)).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 async fn command(
@@ -218,15 +221,12 @@ async fn command(
         }
     };
     let app = Arc::clone(&shared.app);
-    // Commands touch SQLite and the file system: off the async workers.
-    let result = tokio::task::spawn_blocking(move || app.call(&command, args)).await;
-    match result {
-        Ok(Ok(answer)) => {
+    match blocking(move || app.call(&command, args)).await {
+        Ok(answer) => {
             let body = serde_json::to_vec(&answer).unwrap_or_else(|_| b"null".to_vec());
             (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response()
         }
-        Ok(Err(e)) => error_response(&e),
-        Err(e) => error_response(&ApiError::new(ErrorCode::Internal, format!("the command failed: {e}"))),
+        Err(e) => error_response(&e),
     }
 }
 
@@ -276,10 +276,9 @@ async fn image(
         return unauthorized();
     }
     let app = Arc::clone(&shared.app);
-    let path = match tokio::task::spawn_blocking(move || app.image_file(id)).await {
-        Ok(Ok(p)) => p,
-        Ok(Err(e)) => return error_response(&e),
-        Err(e) => return error_response(&ApiError::new(ErrorCode::Internal, e.to_string())),
+    let path = match blocking(move || app.image_file(id)).await {
+        Ok(p) => p,
+        Err(e) => return error_response(&e),
     };
     match tokio::fs::File::open(&path).await {
         Ok(file) => {
@@ -313,9 +312,8 @@ async fn thumb(
         return unauthorized();
     }
     let app = Arc::clone(&shared.app);
-    match tokio::task::spawn_blocking(move || app.thumbnail(id)).await {
-        Ok(Ok(bytes)) => (media_headers("image/jpeg"), bytes).into_response(),
-        Ok(Err(e)) => error_response(&e),
-        Err(e) => error_response(&ApiError::new(ErrorCode::Internal, e.to_string())),
+    match blocking(move || app.thumbnail(id)).await {
+        Ok(bytes) => (media_headers("image/jpeg"), bytes).into_response(),
+        Err(e) => error_response(&e),
     }
 }
