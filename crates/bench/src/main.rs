@@ -13,6 +13,7 @@
 //! - `queue`: the ranking functions on generated in-memory data (1,000,000 images).
 //! - `queue-catalog`: the queue and coverage through the API on a generated 1,000,000-image
 //!   catalog (first ranking, full recomputation, coverage, incremental update, proof at scale).
+//! - `ui-project`: the 100,000-image project the UI benchmark measures (scripts/bench-ui.sh).
 //! - `gen-jpegs`: just write the generated folder.
 //!
 //! Figures are medians of several repeats (single runs for `export`) and are printed as a table
@@ -24,6 +25,7 @@ mod import_bench;
 mod queue_bench;
 mod queue_catalog_bench;
 mod synth;
+mod ui_project;
 mod vision_bench;
 
 use std::path::PathBuf;
@@ -50,6 +52,19 @@ enum Cmd {
         height: u32,
         #[arg(long, default_value_t = 7)]
         seed: u64,
+    },
+    /// Make the project the UI benchmark runs on (real JPEGs imported through the API).
+    UiProject {
+        #[arg(long, default_value = "bench-data/ui-100k")]
+        out: PathBuf,
+        #[arg(long, default_value_t = 100_000)]
+        images: usize,
+        /// Images of 1920x1080 (pre-labeled, at the head of the queues); the rest are 320x180.
+        #[arg(long, default_value_t = 1_000)]
+        large: usize,
+        /// Human boxes on the first image (the drag measurement).
+        #[arg(long, default_value_t = 1_000)]
+        boxes: usize,
     },
     /// Import rate vs bare reduced-size decode, hashing, unchanged re-import.
     Import {
@@ -187,6 +202,7 @@ fn main() -> anyhow::Result<()> {
             eprintln!("wrote {written} new JPEGs into {}", out.display());
             Ok(())
         }
+        Cmd::UiProject { out, images, large, boxes } => ui_project::run(&out, &ui_project::Spec { images, large, boxes }),
         Cmd::Import { dir, count, repeats, json } => {
             let dir = match dir {
                 Some(d) => d,

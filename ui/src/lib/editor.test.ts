@@ -141,6 +141,32 @@ describe('annotation editor', () => {
     expect(e.scene.shapes).toHaveLength(0);
   });
 
+  it('Tab cycles through the proposals only, both ways, wrapping around', () => {
+    const human = ann(1, { kind: 'box', x0: 10, y0: 10, x1: 50, y1: 50 });
+    const pending = ann(7, { kind: 'box', x0: 500, y0: 500, x1: 600, y1: 600 }, { source: 'model', run: 1, prediction: 3, score: 0.4 } as Partial<Annotation>);
+    const e = editor([human, pending], [prediction]);
+    const picked = () => {
+      const s = e.selectedShape();
+      return s?.type === 'prediction' ? `p${s.prediction.id}` : s ? `a${s.annotation.id}` : null;
+    };
+    const order: Array<string | null> = [];
+    for (let i = 0; i < 3; i++) {
+      expect(e.cycleProposal(1).redraw).toBe('all');
+      order.push(picked());
+    }
+    expect(new Set(order.slice(0, 2))).toEqual(new Set(['a7', 'p500']));
+    expect(order[2]).toBe(order[0]);
+    e.cycleProposal(-1);
+    expect(picked()).toBe(order[1]);
+    // From a human shape, the next proposal after it.
+    e.pointerDown({ x: 20, y: 20 }, 1);
+    e.pointerUp({ x: 20, y: 20 }, 1);
+    expect(picked()).toBe('a1');
+    e.cycleProposal(1);
+    expect(picked()).not.toBe('a1');
+    expect(editor([human]).cycleProposal(1)).toEqual({ redraw: 'none', note: 'No predictions to review on this image.' });
+  });
+
   it('a brush stroke on nothing creates a mask in the current class', () => {
     const e = editor();
     e.selectTool('brush');

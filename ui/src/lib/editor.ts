@@ -400,6 +400,26 @@ export class AnnotationEditor {
     return request ? { redraw: 'all', request } : { redraw: 'all' };
   }
 
+  /**
+   * Tab / Shift+Tab: selects the next (or previous) proposal — a raw prediction or a model
+   * annotation not yet accepted — after the selected shape, wrapping around. With proposals on
+   * an image, accepting the first one is then Tab, a (or one key once the view selects it).
+   */
+  cycleProposal(step: 1 | -1 = 1): EditorUpdate {
+    const proposals = this.shapes.flatMap((s, k) => (this.isProposal(s) ? [k] : []));
+    if (proposals.length === 0) return { redraw: 'none', note: 'No predictions to review on this image.' };
+    const at = this.selected === null ? -1 : proposals.indexOf(this.selected);
+    let next: number;
+    if (at >= 0) next = proposals[(at + step + proposals.length) % proposals.length]!;
+    else {
+      // From a shape that is not a proposal (or none): the nearest proposal in that direction.
+      const sel = this.selected;
+      const ordered = step > 0 ? proposals : [...proposals].reverse();
+      next = ordered.find((k) => sel === null || (step > 0 ? k > sel : k < sel)) ?? ordered[0]!;
+    }
+    return { redraw: this.select(next) ? 'all' : 'none' };
+  }
+
   private selectNextProposal(): void {
     const next = this.shapes.findIndex((x) => this.isProposal(x));
     // Indexes shifted in the rebuild: whatever `selected` held no longer means the same shape.

@@ -28,6 +28,8 @@ export type Action =
   | 'undo'
   | 'redo'
   | 'next'
+  | 'nextProposal'
+  | 'previousProposal'
   | 'previous'
   | 'fit'
   | 'zoomIn'
@@ -77,6 +79,8 @@ export const BINDINGS: readonly Binding[] = [
 
   { keys: ['a'], description: 'Accept the selected prediction', group: 'Review', action: 'acceptPrediction', scope: 'annotate' },
   { keys: ['r'], description: 'Reject the selected prediction', group: 'Review', action: 'rejectPrediction', scope: 'annotate' },
+  { keys: ['tab'], description: 'Select the next prediction (an image opens with the first one selected)', group: 'Review', action: 'nextProposal', scope: 'annotate' },
+  { keys: ['shift+tab'], description: 'Select the previous prediction', group: 'Review', action: 'previousProposal', scope: 'annotate' },
 
   { keys: ['escape'], description: 'Deselect', group: 'Editing', action: 'deselect', scope: 'annotate' },
   { keys: ['delete'], description: 'Delete the selected shape (or the selected polygon point)', group: 'Editing', action: 'deleteSelection', scope: 'annotate' },

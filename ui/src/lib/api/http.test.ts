@@ -85,6 +85,20 @@ describe('HTTP media URLs', () => {
     expect(b.imageUrl(12)).toBe('http://127.0.0.1:7878/media/image/12?token=s3cr3t%2F%2B%3D');
     expect(b.thumbUrl(12)).toBe('http://127.0.0.1:7878/media/thumb/12?token=s3cr3t%2F%2B%3D');
   });
+
+  it('change when another project opens (the same id is another image there; media are cached)', () => {
+    const sources: FakeSource[] = [];
+    const b = backendWith(vi.fn(), sources);
+    const before = b.imageUrl(12);
+    b.subscribe('project_opened', () => {
+      // Handlers already see the new URLs.
+      expect(b.thumbUrl(12)).toBe('http://127.0.0.1:7878/media/thumb/12?token=s3cr3t%2F%2B%3D&project=1');
+    });
+    sources[0]?.emit({ event: 'labels_changed', payload: {} });
+    expect(b.imageUrl(12)).toBe(before);
+    sources[0]?.emit({ event: 'project_opened', payload: {} });
+    expect(b.imageUrl(12)).toBe('http://127.0.0.1:7878/media/image/12?token=s3cr3t%2F%2B%3D&project=1');
+  });
 });
 
 describe('HTTP events', () => {

@@ -26,6 +26,11 @@ export class HttpBackend implements Backend {
   private readonly makeEventSource: EventSourceFactory;
   private source: EventSourceLike | null = null;
   private readonly handlers = new Map<string, Set<(payload: unknown) => void>>();
+  /**
+   * Bumped when another project opens. Media are cached by URL (an hour) and the same image id
+   * names another file in another project, so the URLs change with it.
+   */
+  private projectGeneration = 0;
 
   constructor(opts: HttpBackendOptions) {
     this.base = opts.base.replace(/\/+$/, '');
@@ -75,11 +80,16 @@ export class HttpBackend implements Backend {
   }
 
   imageUrl(imageId: number): string {
-    return `${this.base}/media/image/${imageId}?token=${encodeURIComponent(this.token)}`;
+    return this.mediaUrl('image', imageId);
   }
 
   thumbUrl(imageId: number): string {
-    return `${this.base}/media/thumb/${imageId}?token=${encodeURIComponent(this.token)}`;
+    return this.mediaUrl('thumb', imageId);
+  }
+
+  private mediaUrl(kind: 'image' | 'thumb', imageId: number): string {
+    const g = this.projectGeneration > 0 ? `&project=${this.projectGeneration}` : '';
+    return `${this.base}/media/${kind}/${imageId}?token=${encodeURIComponent(this.token)}${g}`;
   }
 
   /** One stream for all subscriptions; EventSource reconnects by itself after drops. */
@@ -93,6 +103,7 @@ export class HttpBackend implements Backend {
       if (typeof msg !== 'object' || msg === null) return;
       const { event, payload } = msg as { event?: unknown; payload?: unknown };
       if (typeof event !== 'string') return;
+      if (event === 'project_opened') this.projectGeneration++;
       for (const h of [...(this.handlers.get(event) ?? [])]) h(payload);
     };
     this.source = source;

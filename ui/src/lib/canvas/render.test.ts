@@ -127,6 +127,27 @@ describe('two layers', () => {
     expect(base.count('drawImage')).toBe(1);
   });
 
+  it('reports each drawn frame to onFrame, and nothing when nothing was out of date', () => {
+    const frames: Array<{ base: boolean; overlay: boolean; shapes: number; ms: number }> = [];
+    const r = new LayeredRenderer(new RecordingContext(), new RecordingContext(), fitted(), makeScene(thousandBoxes()), {
+      createSurface: recordingSurfaces().factory,
+      onFrame: (f) => frames.push(f),
+    });
+    r.setImage(image);
+    r.flush();
+    r.flush();
+    r.setOverlay({ selected: 5, editing: { kind: 'box', x0: 100, y0: 100, x1: 300, y1: 200 } });
+    r.flush();
+    expect(frames.map((f) => [f.base, f.overlay, f.shapes])).toEqual([
+      [true, true, 1000],
+      [true, true, 999],
+    ]);
+    r.setOverlay({ selected: 5, editing: { kind: 'box', x0: 101, y0: 100, x1: 300, y1: 200 } });
+    r.flush();
+    expect(frames[2]).toMatchObject({ base: false, overlay: true, shapes: 0 });
+    expect(frames.every((f) => f.ms >= 0)).toBe(true);
+  });
+
   it('zoom and pan redraw both layers', () => {
     const { r } = setup();
     r.setViewport(setScaleAt(fitted(), 1, 0, 0));

@@ -393,6 +393,20 @@ export interface RendererOptions {
   createSurface?: SurfaceFactory;
   /** requestAnimationFrame; frames are drawn on the next one. Omit to draw only on flush(). */
   requestFrame?: (callback: () => void) => unknown;
+  /** Told after each frame: which layers were drawn and how long it took (for measurements). */
+  onFrame?: (frame: FrameInfo) => void;
+}
+
+/** One drawn frame. */
+export interface FrameInfo {
+  base: boolean;
+  overlay: boolean;
+  /** performance.now() when drawing began. */
+  start: number;
+  /** Milliseconds spent drawing. */
+  ms: number;
+  /** Shapes drawn on the base layer (when it was drawn). */
+  shapes: number;
 }
 
 /**
@@ -405,6 +419,7 @@ export class LayeredRenderer {
   private scheduled = false;
   private readonly masks: MaskCache;
   private readonly requestFrame: ((callback: () => void) => unknown) | undefined;
+  private readonly onFrame: ((frame: FrameInfo) => void) | undefined;
   viewport: Viewport;
   image: ImageSource | null = null;
   scene: Scene;
@@ -423,6 +438,7 @@ export class LayeredRenderer {
     this.scene = scene;
     this.masks = new MaskCache(opts.createSurface ?? browserSurface);
     this.requestFrame = opts.requestFrame;
+    this.onFrame = opts.onFrame;
   }
 
   setViewport(vp: Viewport): void {
@@ -470,6 +486,7 @@ export class LayeredRenderer {
   /** Draws the layers that are out of date now; says which were drawn. */
   flush(): { base: boolean; overlay: boolean } {
     const drawn = { base: this.dirtyBase, overlay: this.dirtyOverlay };
+    const start = this.onFrame && (drawn.base || drawn.overlay) ? performance.now() : 0;
     if (this.dirtyBase) {
       this.stats.shapesDrawn = drawBase(this.base, this.viewport, this.image, this.scene, this.masks, this.overlay.selected);
       this.stats.baseFrames++;
@@ -479,6 +496,9 @@ export class LayeredRenderer {
       drawOverlay(this.top, this.viewport, this.scene, this.overlay, this.masks);
       this.stats.overlayFrames++;
       this.dirtyOverlay = false;
+    }
+    if (this.onFrame && (drawn.base || drawn.overlay)) {
+      this.onFrame({ ...drawn, start, ms: performance.now() - start, shapes: drawn.base ? this.stats.shapesDrawn : 0 });
     }
     return drawn;
   }
