@@ -202,7 +202,9 @@ fn main() -> anyhow::Result<()> {
             eprintln!("wrote {written} new JPEGs into {}", out.display());
             Ok(())
         }
-        Cmd::UiProject { out, images, large, boxes } => ui_project::run(&out, &ui_project::Spec { images, large, boxes }),
+        Cmd::UiProject { out, images, large, boxes } => {
+            ui_project::run(&out, &ui_project::Spec { images, large, boxes })
+        }
         Cmd::Import { dir, count, repeats, json } => {
             let dir = match dir {
                 Some(d) => d,

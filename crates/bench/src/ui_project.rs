@@ -15,9 +15,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context as _;
-use lacuna_api::{
-    AnnotationInput, CATALOG_FILE, ImageId, ImageQuery, ImportRequest, Project, SystemClock,
-};
+use lacuna_api::{AnnotationInput, CATALOG_FILE, ImageId, ImageQuery, ImportRequest, Project, SystemClock};
 use lacuna_catalog::{Catalog, SyntheticRanking};
 use lacuna_core::{BoxXyxy, Geometry};
 
@@ -58,7 +56,8 @@ pub fn run(out: &Path, spec: &Spec) -> anyhow::Result<()> {
     eprintln!("ui-project: {small} small JPEGs ready ({:.0} s)", t.elapsed().as_secs_f64());
 
     if project_dir.exists() {
-        std::fs::remove_dir_all(&project_dir).with_context(|| format!("clearing {}", project_dir.display()))?;
+        std::fs::remove_dir_all(&project_dir)
+            .with_context(|| format!("clearing {}", project_dir.display()))?;
     }
     let clock = Arc::new(SystemClock);
     let project = Project::create(&project_dir, clock.clone())?;
