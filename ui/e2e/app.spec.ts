@@ -69,6 +69,8 @@ const kindsOf = (a: Annotation[]) => shown(a).map((x) => x.geometry.kind).sort()
 let drawImage = 0;
 let predImage = 0;
 let predsBefore = 0;
+let keyImage = 0;
+let keyPredsBefore = 0;
 let acceptedClass = '';
 let className = '';
 
@@ -174,6 +176,9 @@ test('annotate: create a class, then draw a box, a polygon and a mask', async ({
     if (n >= 2 && !predImage) {
       predImage = img.id;
       predsBefore = n;
+    } else if (n >= 2 && !keyImage) {
+      keyImage = img.id;
+      keyPredsBefore = n;
     }
   }
   expect(drawImage, 'an image without predictions').toBeGreaterThan(0);
@@ -300,6 +305,44 @@ test('annotate: ctrl+z undoes the latest edit', async ({ page }) => {
   expect(await namesOf(anns)).toEqual([acceptedClass]);
   // The decisions before it stand.
   expect((await predictionsOf(predImage)).length).toBe(predsBefore - 2);
+});
+
+test('annotate by keyboard alone: a accepts the selected prediction, c then 1 accepts the next as class 1, undo and redo', async ({ page }) => {
+  expect(keyImage, 'a second image with two or more predictions').toBeGreaterThan(0);
+  await openApp(page);
+  await go(page, 'Annotate');
+  await openImage(page, keyImage);
+  await expect(stage(page)).toHaveAttribute('data-predictions', String(keyPredsBefore));
+  await expect(stage(page)).toHaveAttribute('data-annotations', '0');
+
+  // The image opened with its first prediction selected: one key accepts it.
+  await press(page, 'a');
+  await expect(stage(page)).toHaveAttribute('data-annotations', '1');
+  await expect(stage(page)).toHaveAttribute('data-predictions', String(keyPredsBefore - 1));
+  await settled(page);
+  // Tab goes round the open predictions and back (Shift+Tab the other way).
+  await press(page, 'Tab');
+  await press(page, 'Shift+Tab');
+  // The next prediction, accepted as the first class.
+  const first = (await api<Array<{ id: number; name: string; position: number }>>('classes')).sort((a, b) => a.position - b.position || a.id - b.id)[0]!;
+  await press(page, 'c');
+  await expect(message(page)).toHaveText('Press 1–9: the prediction is accepted as that class.');
+  await press(page, '1');
+  await expect(stage(page)).toHaveAttribute('data-annotations', '2');
+  await settled(page);
+  await expect.poll(async () => (await namesOf(await annotationsOf(keyImage))).includes(first.name)).toBe(true);
+  expect((await predictionsOf(keyImage)).length).toBe(keyPredsBefore - 2);
+
+  await press(page, 'Escape');
+  await press(page, 'Control+z');
+  await expect(message(page)).toHaveText(/^Undid: /);
+  await expect(stage(page)).toHaveAttribute('data-annotations', '1');
+  await expect.poll(async () => shown(await annotationsOf(keyImage)).length).toBe(1);
+  await press(page, 'Control+Shift+z');
+  await expect(message(page)).toHaveText(/^Redid: /);
+  await expect(stage(page)).toHaveAttribute('data-annotations', '2');
+  await expect.poll(async () => shown(await annotationsOf(keyImage)).length).toBe(2);
+  expect((await predictionsOf(keyImage)).length).toBe(keyPredsBefore - 2);
 });
 
 test('reload: every remaining edit is still there', async ({ page }) => {
