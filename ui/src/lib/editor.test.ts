@@ -141,6 +141,17 @@ describe('annotation editor', () => {
     expect(e.scene.shapes).toHaveLength(0);
   });
 
+  it('a segmentation prediction is drawn as its mask, dashed, and accepted like a box', () => {
+    const m = new MaskBitmap(1000, 800);
+    paintDisc(m, 200, 200, 20, 1);
+    const mask = { kind: 'mask', width_px: 1000, height_px: 800, counts: encodeRle(m) } as const;
+    const seg: Prediction = { ...prediction, id: 501, bbox_xyxy_px: [180, 180, 221, 221], geometry: mask };
+    const e = editor([], [seg]);
+    expect(e.scene.shapes.map((s) => [s.style, s.geometry.kind])).toEqual([['prediction', 'mask']]);
+    e.cycleProposal(1);
+    expect(e.acceptPrediction().request).toEqual({ kind: 'acceptPrediction', prediction: seg, classId: 11 });
+  });
+
   it('Tab cycles through the proposals only, both ways, wrapping around', () => {
     const human = ann(1, { kind: 'box', x0: 10, y0: 10, x1: 50, y1: 50 });
     const pending = ann(7, { kind: 'box', x0: 500, y0: 500, x1: 600, y1: 600 }, { source: 'model', run: 1, prediction: 3, score: 0.4 } as Partial<Annotation>);

@@ -505,7 +505,8 @@ export class AnnotationEditor {
         const [x0, y0, x1, y1] = p.bbox_xyxy_px;
         const cls = this.classes.find((c) => c.name === p.class_name);
         return {
-          geometry: { kind: 'box', x0, y0, x1, y1 },
+          // A segmentation model's mask is shown as the mask it is; accepting it makes a mask.
+          geometry: p.geometry ?? { kind: 'box', x0, y0, x1, y1 },
           color: cls?.color ?? PREDICTION_COLOR,
           style: 'prediction',
           label: p.class_name ?? `class ${p.class_id}`,

@@ -45,12 +45,12 @@ describe('annotate actions', () => {
     expect(b.argsOf('image_predictions')).toEqual([{ image: 4 }]);
   });
 
-  it('turns image predictions into the editor’s boxes, named by the project’s class', async () => {
+  it('turns image predictions into the editor’s shapes (a mask or outline kept as it is), named by the project’s class', async () => {
     const b = new FakeBackend({ annotations: [], classes: [car], image_predictions: [pred(), pred({ id: 12, class: 'bus', geometry: { kind: 'polygon', parts: [[[0, 0], [10, 0], [10, 6]]] } })] });
     const labels = await annotateActions(b).load(4);
     expect(labels.predictions).toEqual([
       { id: 11, class_id: 3, class_name: 'Car', score: 0.5, bbox_xyxy_px: [1, 2, 3, 4] },
-      { id: 12, class_id: -1, class_name: 'bus', score: 0.5, bbox_xyxy_px: [0, 0, 10, 6] },
+      { id: 12, class_id: -1, class_name: 'bus', score: 0.5, bbox_xyxy_px: [0, 0, 10, 6], geometry: { kind: 'polygon', parts: [[[0, 0], [10, 0], [10, 6]]] } },
     ]);
   });
 

@@ -16,7 +16,7 @@ export interface ImageLabels {
   predictionsError: string | null;
 }
 
-/** An `image_predictions` item as the editor draws it: a box, named by the model's class. */
+/** An `image_predictions` item as the editor draws it (a box, or its mask), named by the model's class. */
 export function toEditorPrediction(p: ImagePrediction, classes: readonly ClassDto[]): Prediction {
   const b = geometryBBox(p.geometry);
   const cls = classes.find((c) => c.name.toLowerCase() === p.class.toLowerCase());
@@ -26,6 +26,7 @@ export function toEditorPrediction(p: ImagePrediction, classes: readonly ClassDt
     class_name: cls?.name ?? p.class,
     score: p.score,
     bbox_xyxy_px: [b.x0, b.y0, b.x1, b.y1],
+    ...(p.geometry.kind === 'box' ? {} : { geometry: p.geometry }),
   };
 }
 

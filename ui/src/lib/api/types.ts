@@ -42,4 +42,6 @@ export interface Prediction {
   class_name: string | null;
   score: number;
   bbox_xyxy_px: [number, number, number, number];
+  /** A segmentation model's mask (or outline); absent for a box, which `bbox_xyxy_px` is. */
+  geometry?: Geometry;
 }
