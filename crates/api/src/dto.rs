@@ -145,7 +145,7 @@ pub struct ImportSummary {
 }
 
 /// Filters and paging for [`crate::Project::list_images`]. Every field set narrows the result.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(optional_fields = nullable))]
 #[serde(default)]
 pub struct ImageQuery {
@@ -165,6 +165,24 @@ pub struct ImageQuery {
     /// Only images in this label state: `unlabeled` (never touched included), `in_progress`,
     /// `labeled`, `labeled_empty`, `reviewed`, `skipped`.
     pub label_state: Option<String>,
+    /// A condition key (`time_of_day`, `weather`, `camera`, ...); with `condition_value`, only
+    /// images whose effective value of the key is that value: the claim of the most trusted
+    /// source (human, sidecar, path, EXIF, estimated), as the coverage table counts it. One
+    /// without the other is an error.
+    pub condition_key: Option<String>,
+    /// The value `condition_key` must have (`night`, `fog_haze`, ...).
+    pub condition_value: Option<String>,
+    /// A label class name (any case): only images with an annotation of that class that review
+    /// has not rejected.
+    pub class: Option<String>,
+    /// A class name of the newest pre-labeling run's model (any case): only images that run
+    /// predicted it on (unflipped boxes; with `score_min` / `score_max`, within the band).
+    pub predicted_class: Option<String>,
+    /// Only images with a prediction of the newest run (of `predicted_class` when given) whose
+    /// score is at least this, 0..=1.
+    pub score_min: Option<f32>,
+    /// ... and below this (exclusive), 0..=1, not below `score_min`.
+    pub score_max: Option<f32>,
     /// Opaque cursor from the previous page's `next_cursor`.
     pub cursor: Option<String>,
     /// Page size, 1..=1000 (default 100).

@@ -1,8 +1,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use lacuna_catalog::{Catalog, ImageFilter, JobStatus};
-use lacuna_core::{ContentHash, ImageId, ImageStatus, JobId};
+use lacuna_catalog::{Catalog, ConditionFilter, ImageFilter, JobStatus, PredictionFilter};
+use lacuna_core::{ClassId, ContentHash, ImageId, ImageStatus, JobId};
 
 use crate::dto::{join_root, make_cursor, parse_cursor};
 use crate::{
@@ -28,6 +28,9 @@ pub struct Project {
     clock: Arc<dyn Clock>,
     /// The labeling queue and coverage kept between calls (see `ranking.rs`).
     pub(crate) ranking: Mutex<Option<crate::ranking::KeptRanking>>,
+    /// The catalog's `ranking_inputs` counter when every image's conditions were last found
+    /// derived (see `derive_conditions_for`).
+    conditions_derived_at: Mutex<Option<i64>>,
 }
 
 impl Project {
@@ -69,7 +72,13 @@ impl Project {
 
     fn from_parts(dir: &Path, catalog: Catalog, clock: Arc<dyn Clock>) -> Result<Self, ApiError> {
         let dir = dir.canonicalize().map_err(|e| ApiError::io(dir, &e))?;
-        Ok(Self { dir, catalog: Mutex::new(catalog), clock, ranking: Mutex::new(None) })
+        Ok(Self {
+            dir,
+            catalog: Mutex::new(catalog),
+            clock,
+            ranking: Mutex::new(None),
+            conditions_derived_at: Mutex::new(None),
+        })
     }
 
     pub fn dir(&self) -> &Path {
@@ -134,6 +143,7 @@ impl Project {
             return Err(ApiError::invalid(format!("limit: {limit} is outside 1..={MAX_PAGE}")));
         }
         let after = query.cursor.as_deref().map(parse_cursor).transpose()?.map(ImageId);
+        self.derive_conditions_for(query)?;
         let catalog = self.catalog()?;
         let filter = self.filter_from_query(&catalog, query)?;
         let rows = catalog.list_images(&filter, after, limit)?;
@@ -160,6 +170,7 @@ impl Project {
         if index == 0 {
             return Ok(None);
         }
+        self.derive_conditions_for(query)?;
         let catalog = self.catalog()?;
         let filter = self.filter_from_query(&catalog, query)?;
         let mut after = query.cursor.as_deref().map(parse_cursor).transpose()?.map(ImageId);
@@ -180,9 +191,36 @@ impl Project {
 
     /// Number of images matching `query`'s filters (paging fields ignored).
     pub fn count_images(&self, query: &ImageQuery) -> Result<u64, ApiError> {
+        self.derive_conditions_for(query)?;
         let catalog = self.catalog()?;
         let filter = self.filter_from_query(&catalog, query)?;
         Ok(catalog.count_images(&filter)?)
+    }
+
+    /// Derives the conditions of images that have none yet (or were re-probed since) when
+    /// `query` filters on a condition, as coverage does first: a filter must not miss an image
+    /// only because nothing derived its conditions yet. Like the kept ranking, it trusts the
+    /// `ranking_inputs` counter (moved by every new, re-probed or re-appearing image): while it
+    /// has not moved since everything was found derived, there is nothing to look for (which
+    /// costs a scan of the image table). Takes the catalog lock itself: call it before holding it.
+    fn derive_conditions_for(&self, query: &ImageQuery) -> Result<(), ApiError> {
+        // Half a condition is an error `filter_from_query` reports: nothing to derive for.
+        if non_empty(&query.condition_key).is_none() || non_empty(&query.condition_value).is_none() {
+            return Ok(());
+        }
+        let lock_error = || ApiError::internal("conditions lock poisoned by an earlier panic");
+        let mut derived_at = self.conditions_derived_at.lock().map_err(|_| lock_error())?;
+        loop {
+            // Read before looking: a change after this read moves the counter past it.
+            let counter = self.catalog()?.ranking_inputs_counter()?;
+            if *derived_at == Some(counter) {
+                return Ok(());
+            }
+            if self.refresh_conditions()? == 0 {
+                *derived_at = Some(counter);
+                return Ok(());
+            }
+        }
     }
 
     pub(crate) fn filter_from_query(
@@ -247,6 +285,9 @@ impl Project {
                     })
                 })
                 .transpose()?,
+            condition: condition_filter(query)?,
+            class: class_filter(catalog, query)?,
+            prediction: prediction_filter(catalog, query)?,
         })
     }
 
@@ -327,6 +368,110 @@ pub(crate) fn write_thumbnail(path: &Path, jpeg: &[u8]) -> Result<(), ApiError> 
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     std::fs::write(&tmp, jpeg).map_err(|e| ApiError::io(&tmp, &e))?;
     std::fs::rename(&tmp, path).map_err(|e| ApiError::io(path, &e))
+}
+
+/// The trimmed text of an optional field; `None` when absent or blank.
+fn non_empty(field: &Option<String>) -> Option<&str> {
+    field.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// `condition_key` + `condition_value`: both or neither.
+fn condition_filter(query: &ImageQuery) -> Result<Option<ConditionFilter>, ApiError> {
+    match (non_empty(&query.condition_key), non_empty(&query.condition_value)) {
+        (None, None) => Ok(None),
+        (Some(key), Some(value)) => {
+            Ok(Some(ConditionFilter { key: key.to_owned(), value: value.to_owned() }))
+        }
+        (Some(key), None) => Err(ApiError::invalid(format!(
+            "condition_value: missing; a condition filter needs a value for key {key:?}"
+        ))),
+        (None, Some(value)) => Err(ApiError::invalid(format!(
+            "condition_key: missing; a condition filter needs a key for value {value:?}"
+        ))),
+    }
+}
+
+/// `class`: a live label class, by name in any case.
+fn class_filter(catalog: &Catalog, query: &ImageQuery) -> Result<Option<ClassId>, ApiError> {
+    let Some(name) = non_empty(&query.class) else { return Ok(None) };
+    let classes = catalog.label_classes(false)?;
+    match classes.iter().find(|c| c.name.to_lowercase() == name.to_lowercase()) {
+        Some(c) => Ok(Some(c.id)),
+        None => Err(ApiError::invalid(format!(
+            "class: {name:?} is not a class of this project (classes: {})",
+            name_list(classes.iter().map(|c| c.name.as_str()))
+        ))),
+    }
+}
+
+/// `predicted_class`, `score_min`, `score_max`: predictions of the newest run, the one
+/// `image_predictions` and `predictions` show by default.
+fn prediction_filter(catalog: &Catalog, query: &ImageQuery) -> Result<Option<PredictionFilter>, ApiError> {
+    for (field, value) in [("score_min", query.score_min), ("score_max", query.score_max)] {
+        if let Some(v) = value
+            && !(0.0..=1.0).contains(&v)
+        {
+            return Err(ApiError::invalid(format!("{field}: {v} is outside 0..=1")));
+        }
+    }
+    if let (Some(min), Some(max)) = (query.score_min, query.score_max)
+        && min > max
+    {
+        return Err(ApiError::invalid(format!("score_min: {min} is above score_max {max}")));
+    }
+    let class = non_empty(&query.predicted_class);
+    let field = match (class, query.score_min, query.score_max) {
+        (None, None, None) => return Ok(None),
+        (Some(_), _, _) => "predicted_class",
+        (None, Some(_), _) => "score_min",
+        (None, None, Some(_)) => "score_max",
+    };
+    let Some(run) = catalog.model_runs()?.into_iter().next() else {
+        return Err(ApiError::invalid(format!(
+            "{field}: there are no predictions to filter on yet (no pre-labeling run)"
+        )));
+    };
+    let class_ids = match class {
+        None => None,
+        Some(name) => {
+            let names = catalog.model_classes(run.model)?;
+            let ids: Vec<i64> = names
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| n.to_lowercase() == name.to_lowercase())
+                .map(|(id, _)| id as i64)
+                .collect();
+            if ids.is_empty() {
+                return Err(ApiError::invalid(format!(
+                    "predicted_class: {name:?} is not a class of {} (the model of the newest pre-labeling run, {}; classes: {})",
+                    run.model_name,
+                    run.id,
+                    name_list(names.iter().map(String::as_str))
+                )));
+            }
+            Some(ids)
+        }
+    };
+    Ok(Some(PredictionFilter {
+        run: run.id,
+        class_ids,
+        score_min: query.score_min,
+        score_max: query.score_max,
+    }))
+}
+
+/// Names for an error message: the first few, then how many more.
+fn name_list<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    const SHOWN: usize = 12;
+    let names: Vec<&str> = names.collect();
+    if names.is_empty() {
+        return "none yet".to_owned();
+    }
+    let mut text = names.iter().take(SHOWN).copied().collect::<Vec<_>>().join(", ");
+    if names.len() > SHOWN {
+        text.push_str(&format!(" and {} more", names.len() - SHOWN));
+    }
+    text
 }
 
 fn rel_to_slash(rel: &Path) -> String {

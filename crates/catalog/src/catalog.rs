@@ -1347,6 +1347,14 @@ mod tests {
             captured_before: Some("2024-02".into()),
             has_duplicates: Some(true),
             label_state: Some(lacuna_core::ImageLabelState::Labeled),
+            condition: Some(crate::ConditionFilter { key: "weather".into(), value: "rain".into() }),
+            class: Some(lacuna_core::ClassId(1)),
+            prediction: Some(crate::PredictionFilter {
+                run: lacuna_core::RunId(1),
+                class_ids: Some(vec![0, 2]),
+                score_min: Some(0.25),
+                score_max: Some(0.5),
+            }),
         };
         let sql = FilterSql::new(&filter);
         let mut drivers = sql.candidates(Purpose::List);
@@ -1373,6 +1381,14 @@ mod tests {
                 }
             };
             assert!(list.contains(&expected), "{driver:?}: {list}");
+            // The per-row checks seek by image, never scan.
+            for check in [
+                "SEARCH ax EXISTS USING INDEX annotation_image (image_id=?)",
+                "SEARCH px EXISTS USING INDEX prediction_run_image (run_id=? AND image_id=?)",
+                "SEARCH co USING PRIMARY KEY (image_id=? AND key=?)",
+            ] {
+                assert!(list.contains(check), "{driver:?}: {list}");
+            }
             let sorts = list.contains("TEMP B-TREE FOR ORDER BY");
             assert_eq!(sorts, !driver.is_ordered(), "{driver:?}: {list}");
             assert!(!list.contains("TEMP B-TREE FOR GROUP BY"), "{driver:?}: {list}");

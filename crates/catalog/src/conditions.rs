@@ -46,6 +46,38 @@ pub struct PoolImage {
 /// The sources derived automatically (recomputed on refresh).
 const DERIVED: &str = "('exif', 'estimated', 'path')";
 
+/// The sources, most trusted first: of an image's claims about a key, the one of the most
+/// trusted source present is the effective value. The same order as
+/// `lacuna_select::conditions::ConditionSource::trust` (a test in `lacuna-api` checks that
+/// [`effective_condition_sql`] agrees with `lacuna_select::conditions::resolve`). The table
+/// holds at most one claim per image, key and source, so `resolve`'s tie-breaks (confidence,
+/// then value) never come into play here.
+pub(crate) const SOURCES_BY_TRUST: [&str; 5] = ["human", "sidecar", "path", "exif", "estimated"];
+
+/// SQL: the trust rank of a claim's `source` column (higher wins), per [`SOURCES_BY_TRUST`].
+fn trust_sql(source: &str) -> String {
+    let arms: String = SOURCES_BY_TRUST
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(rank, name)| format!(" WHEN '{name}' THEN {}", rank + 1))
+        .collect();
+    format!("CASE {source}{arms} ELSE 0 END")
+}
+
+/// SQL condition on `image i`: the effective value of a key is a value (parameters, in order:
+/// key, value, key). True when the image has a claim `key = value` that no claim of a more trusted
+/// source about the same key overrides. Two primary-key seeks per image, no sort.
+pub(crate) fn effective_condition_sql() -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM condition cw WHERE cw.image_id = i.id AND cw.key = ? AND cw.value = ? \
+         AND NOT EXISTS (SELECT 1 FROM condition co WHERE co.image_id = i.id AND co.key = ? \
+         AND {} > {}))",
+        trust_sql("co.source"),
+        trust_sql("cw.source")
+    )
+}
+
 impl Catalog {
     /// Stores claims (replacing the same image + key + source), one transaction.
     pub fn upsert_conditions(&mut self, claims: &[ConditionClaim], now: i64) -> Result<u64, CatalogError> {

@@ -50,7 +50,7 @@ pub use models::{
 pub use ranking::{RankState, UncertaintySummary};
 pub use synthetic_ranking::{SyntheticRanking, SyntheticRankingSummary};
 pub use types::{
-    CatalogCounts, DuplicateRow, HashMatch, ImageFilter, ImageRow, ImportCounts, ImportOp, JobRow, JobStatus,
-    KnownDuplicate, KnownFile, ProblemRow, RootRow,
+    CatalogCounts, ConditionFilter, DuplicateRow, HashMatch, ImageFilter, ImageRow, ImportCounts, ImportOp,
+    JobRow, JobStatus, KnownDuplicate, KnownFile, PredictionFilter, ProblemRow, RootRow,
 };
 pub use versions::{FreezeSourceImage, ImageKey, VersionImageRecord, VersionImageRow, VersionRow};

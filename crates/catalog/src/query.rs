@@ -33,15 +33,22 @@
 //! The driver is forced with `INDEXED BY` / `NOT INDEXED`, so the plan is exactly the one
 //! chosen (and a missing index is a loud error, not a silent full scan).
 //!
+//! Some filters never drive: label state, condition, class and prediction are checked per
+//! candidate row (a few primary-key or index seeks each, see [`Part`]). A filter made only of
+//! them walks the table in id order.
+//!
 //! The folder filter is the subtree of a folder: `rel_dir = f OR rel_dir LIKE 'f/%'`, which
 //! is the same set as `rel_path >= 'f/' AND rel_path < 'f0'` ('0' is the character after '/'):
 //! a range on the `(root_id, rel_path)` unique index, never a LIKE scan. "a/bc" is not under
 //! "a/b" because 'c' > '0'.
 
+use std::borrow::Cow;
+
 use lacuna_core::ImageStatus;
 use rusqlite::types::Value;
 
 use crate::ImageFilter;
+use crate::conditions::effective_condition_sql;
 
 /// How many matches a probe counts before calling a filter unselective. An unordered driver
 /// chosen directly therefore sorts fewer rows than this for a page.
@@ -96,6 +103,12 @@ enum Part {
     HasDuplicates,
     /// Never drives: checked per candidate row (one primary-key lookup in `image_label`).
     LabelState,
+    /// Never drives: the effective condition value, two primary-key seeks in `condition`.
+    Condition,
+    /// Never drives: a non-rejected annotation of a class, a seek in `annotation_image`.
+    Class,
+    /// Never drives: a prediction of a run, a seek in `prediction_run_image`.
+    Prediction,
 }
 
 impl Part {
@@ -116,7 +129,7 @@ impl Part {
 #[derive(Debug, Clone)]
 struct Cond {
     part: Part,
-    sql: &'static str,
+    sql: Cow<'static, str>,
     params: Vec<Value>,
 }
 
@@ -158,50 +171,54 @@ impl FilterSql {
             };
             conds.push(Cond {
                 part: Part::Status,
-                sql: "i.status = ?",
+                sql: "i.status = ?".into(),
                 params: vec![Value::Text(status.to_owned())],
             });
         }
         if let Some(root) = filter.root {
-            conds.push(Cond { part: Part::Root, sql: "i.root_id = ?", params: vec![Value::Integer(root.0)] });
+            conds.push(Cond {
+                part: Part::Root,
+                sql: "i.root_id = ?".into(),
+                params: vec![Value::Integer(root.0)],
+            });
         }
         if let Some(folder) = filter.folder.as_deref().and_then(normalize_folder) {
             conds.push(Cond {
                 part: Part::Folder,
-                sql: "i.rel_path >= ? AND i.rel_path < ?",
+                sql: "i.rel_path >= ? AND i.rel_path < ?".into(),
                 params: vec![Value::Text(format!("{folder}/")), Value::Text(format!("{folder}0"))],
             });
         }
         if let Some(camera) = &filter.camera {
             conds.push(Cond {
                 part: Part::Camera,
-                sql: "i.camera = ?",
+                sql: "i.camera = ?".into(),
                 params: vec![Value::Text(camera.clone())],
             });
         }
         if let Some(from) = &filter.captured_from {
             conds.push(Cond {
                 part: Part::Captured,
-                sql: "i.captured_local >= ?",
+                sql: "i.captured_local >= ?".into(),
                 params: vec![Value::Text(from.clone())],
             });
         }
         if let Some(before) = &filter.captured_before {
             conds.push(Cond {
                 part: Part::Captured,
-                sql: "i.captured_local < ?",
+                sql: "i.captured_local < ?".into(),
                 params: vec![Value::Text(before.clone())],
             });
         }
         match filter.has_duplicates {
             Some(true) => conds.push(Cond {
                 part: Part::HasDuplicates,
-                sql: "EXISTS (SELECT 1 FROM duplicate_file dx WHERE dx.of_image_id = i.id)",
+                sql: "EXISTS (SELECT 1 FROM duplicate_file dx WHERE dx.of_image_id = i.id)".into(),
                 params: Vec::new(),
             }),
             Some(false) => conds.push(Cond {
                 part: Part::HasDuplicates,
-                sql: "NOT EXISTS (SELECT 1 FROM duplicate_file dx WHERE dx.of_image_id = i.id)",
+                sql: "NOT EXISTS (SELECT 1 FROM duplicate_file dx WHERE dx.of_image_id = i.id)".into(),
                 params: Vec::new(),
             }),
             None => {}
@@ -209,9 +226,33 @@ impl FilterSql {
         if let Some(state) = filter.label_state {
             conds.push(Cond {
                 part: Part::LabelState,
-                sql: "coalesce((SELECT l.state FROM image_label l WHERE l.image_id = i.id), 'unlabeled') = ?",
+                sql: "coalesce((SELECT l.state FROM image_label l WHERE l.image_id = i.id), 'unlabeled') = ?"
+                    .into(),
                 params: vec![Value::Text(state.as_str().to_owned())],
             });
+        }
+        if let Some(c) = &filter.condition {
+            conds.push(Cond {
+                part: Part::Condition,
+                sql: effective_condition_sql().into(),
+                params: vec![
+                    Value::Text(c.key.clone()),
+                    Value::Text(c.value.clone()),
+                    Value::Text(c.key.clone()),
+                ],
+            });
+        }
+        if let Some(class) = filter.class {
+            conds.push(Cond {
+                part: Part::Class,
+                sql: "EXISTS (SELECT 1 FROM annotation ax INDEXED BY annotation_image \
+                      WHERE ax.image_id = i.id AND ax.class_id = ? AND ax.review_state != 'rejected')"
+                    .into(),
+                params: vec![Value::Integer(class.0)],
+            });
+        }
+        if let Some(p) = &filter.prediction {
+            conds.push(prediction_cond(p));
         }
         Self { conds, has_duplicates: filter.has_duplicates }
     }
@@ -285,7 +326,7 @@ impl FilterSql {
             if driver == Driver::Duplicates && cond.part == Part::HasDuplicates {
                 continue;
             }
-            wheres.push(cond.sql);
+            wheres.push(cond.sql.as_ref());
             params.extend(cond.params.iter().cloned());
         }
         if let Some((sql, value)) = extra {
@@ -339,11 +380,11 @@ impl FilterSql {
     /// Whether some condition is not answered by `driver`'s index alone.
     /// The conditions `driver`'s index answers by itself, plus `id > after`, with their
     /// parameters.
-    fn driver_conditions(&self, driver: Driver, after: i64) -> (Vec<&'static str>, Vec<Value>) {
+    fn driver_conditions(&self, driver: Driver, after: i64) -> (Vec<&str>, Vec<Value>) {
         let mut wheres = Vec::new();
         let mut params = Vec::new();
         for cond in self.conds.iter().filter(|c| c.part.drives(driver)) {
-            wheres.push(cond.sql);
+            wheres.push(cond.sql.as_ref());
             params.extend(cond.params.iter().cloned());
         }
         wheres.push("i.id > ?");
@@ -383,7 +424,7 @@ impl FilterSql {
         } else {
             let mut wheres = Vec::new();
             for cond in self.conds.iter().filter(|c| c.part.drives(driver)) {
-                wheres.push(cond.sql);
+                wheres.push(cond.sql.as_ref());
                 params.extend(cond.params.iter().cloned());
             }
             wheres.push("i.id > ?");
@@ -419,6 +460,34 @@ impl FilterSql {
         };
         Query { sql, params: w.params }
     }
+}
+
+/// `EXISTS` an unflipped prediction of the run matching the class ids and score band.
+fn prediction_cond(p: &crate::PredictionFilter) -> Cond {
+    let mut sql = "EXISTS (SELECT 1 FROM prediction px INDEXED BY prediction_run_image \
+                   WHERE px.run_id = ? AND px.image_id = i.id AND px.flipped = 0"
+        .to_owned();
+    let mut params = vec![Value::Integer(p.run.0)];
+    if let Some(ids) = &p.class_ids {
+        if ids.is_empty() {
+            sql.push_str(" AND 0");
+        } else {
+            let marks = vec!["?"; ids.len()].join(", ");
+            sql.push_str(&format!(" AND px.class_id IN ({marks})"));
+            params.extend(ids.iter().map(|&id| Value::Integer(id)));
+        }
+    }
+    // Scores are stored as widened f32: widening the bounds the same way compares as f32 would.
+    if let Some(min) = p.score_min {
+        sql.push_str(" AND px.score >= ?");
+        params.push(Value::Real(f64::from(min)));
+    }
+    if let Some(max) = p.score_max {
+        sql.push_str(" AND px.score < ?");
+        params.push(Value::Real(f64::from(max)));
+    }
+    sql.push(')');
+    Cond { part: Part::Prediction, sql: sql.into(), params }
 }
 
 fn hint(driver: Driver) -> String {

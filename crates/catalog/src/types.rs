@@ -1,4 +1,4 @@
-use lacuna_core::{ImageId, ImageStatus, JobId, ProbedImage, ProblemKind, RootId};
+use lacuna_core::{ClassId, ImageId, ImageStatus, JobId, ProbedImage, ProblemKind, RootId, RunId};
 use serde::{Deserialize, Serialize};
 
 /// An imported folder (or the folder of an imported single file).
@@ -58,7 +58,7 @@ pub enum ImportOp {
 }
 
 /// Filters for [`crate::Catalog::list_images`]; every field set narrows the result.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ImageFilter {
     pub status: Option<ImageStatus>,
     pub root: Option<RootId>,
@@ -75,6 +75,34 @@ pub struct ImageFilter {
     pub has_duplicates: Option<bool>,
     /// Only images in this label state (`Unlabeled` includes images never touched).
     pub label_state: Option<lacuna_core::ImageLabelState>,
+    /// Only images whose effective value of a condition key is the given value.
+    pub condition: Option<ConditionFilter>,
+    /// Only images with at least one annotation of this class that review has not rejected.
+    pub class: Option<ClassId>,
+    /// Only images with a matching prediction of one run.
+    pub prediction: Option<PredictionFilter>,
+}
+
+/// `key = value` on an image's effective conditions: of the claims about `key` (one per
+/// source), the one of the most trusted source present (human, sidecar, path, EXIF, estimated;
+/// the order `lacuna_select::conditions::resolve` uses), whatever the others say.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConditionFilter {
+    pub key: String,
+    pub value: String,
+}
+
+/// Images with at least one prediction of `run` (the unflipped pass: flipped test-time boxes
+/// do not count) that matches every field set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PredictionFilter {
+    pub run: RunId,
+    /// Model class ids (`prediction.class_id`); `None`: any class. Empty matches nothing.
+    pub class_ids: Option<Vec<i64>>,
+    /// Score lower bound, inclusive.
+    pub score_min: Option<f32>,
+    /// Score upper bound, exclusive.
+    pub score_max: Option<f32>,
 }
 
 /// A catalogued image with everything import learned about it.

@@ -226,8 +226,7 @@ impl FilterArgs {
                 None
             },
             label_state: if self.unlabeled { Some("unlabeled".to_owned()) } else { self.state },
-            cursor: None,
-            limit: None,
+            ..ImageQuery::default()
         }
     }
 }

@@ -3,7 +3,7 @@ import { client } from '../lib/client';
 import type { ImageQuery, ImageSummary } from '../lib/dto';
 import { catalogAnswers, FakeBackend, flush } from '../lib/testing/fake-backend';
 import { imageSummary, queueEntry } from '../lib/testing/fixtures';
-import { CatalogModel, CursorIndex, describeFilters, filtersFromForm } from './catalog-model';
+import { CatalogModel, CursorIndex, conditionFilters, describeFilters, filtersFromForm, formFromFilters } from './catalog-model';
 
 /** Every third image is from camera X, the others have none. */
 const everyThirdX = (id: number): ImageSummary => ({ ...imageSummary(id), camera: id % 3 === 0 ? 'X' : null });
@@ -246,7 +246,7 @@ describe('catalog order', () => {
     expect(m.selectedCount).toBe(0);
   });
 
-  it('labels changing elsewhere refetch only a list filtered on label state', async () => {
+  it('labels changing elsewhere refetch only a list filtered on label state or class', async () => {
     const b = catalogBackend(10);
     const m = model(b);
     await m.reload();
@@ -255,6 +255,21 @@ describe('catalog order', () => {
     await m.setFilters({ label_state: 'labeled' });
     await m.labelsChanged();
     expect(b.argsOf('images_count')).toHaveLength(3);
+    await m.setFilters({ class: 'car' });
+    await m.labelsChanged();
+    expect(b.argsOf('images_count')).toHaveLength(5);
+  });
+
+  it('setting the filtered condition key on the selection refetches the list', async () => {
+    const b = catalogBackend(10);
+    const m = model(b);
+    await m.setFilters({ condition_key: 'weather', condition_value: 'rain' });
+    m.click(0, { shift: false, ctrl: false });
+    await m.setCondition('light', 'night');
+    expect(b.argsOf('images_count')).toHaveLength(1);
+    m.click(0, { shift: false, ctrl: false });
+    await m.setCondition('weather', 'fog');
+    expect(b.argsOf('images_count')).toHaveLength(2);
   });
 
   it('shows the error of a failed count', async () => {
@@ -297,11 +312,47 @@ describe('cursor index', () => {
 });
 
 describe('filter form', () => {
+  const blank = formFromFilters({});
+
   it('leaves empty fields out', () => {
-    expect(filtersFromForm({ label_state: '', folder: ' ', camera: '', has_duplicates: '', status: '', captured_from: '', captured_before: '' })).toEqual({});
-    const f = filtersFromForm({ label_state: 'skipped', folder: ' site-a/cam1 ', camera: 'Canon EOS 40D', has_duplicates: 'no', status: 'missing', captured_from: '2024-01-01', captured_before: '' });
+    expect(filtersFromForm({ ...blank, folder: ' ', condition_key: ' ', class: '', predicted_class: ' ', score_min: '', score_max: null })).toEqual({});
+    const f = filtersFromForm({ ...blank, label_state: 'skipped', folder: ' site-a/cam1 ', camera: 'Canon EOS 40D', has_duplicates: 'no', status: 'missing', captured_from: '2024-01-01' });
     expect(f).toEqual({ label_state: 'skipped', folder: 'site-a/cam1', camera: 'Canon EOS 40D', has_duplicates: false, status: 'missing', captured_from: '2024-01-01' });
     expect(describeFilters(f)).toBe('label state: skipped · folder: site-a/cam1 · camera: Canon EOS 40D · without duplicates · file missing · taken from 2024-01-01');
     expect(describeFilters({})).toBe('all images');
+  });
+
+  it('takes a condition, a class, a predicted class and a score band', () => {
+    const f = filtersFromForm({ ...blank, condition_key: 'time_of_day', condition_value: ' night ', class: 'car', predicted_class: ' truck ', score_min: 0.3, score_max: '0.6' });
+    expect(f).toEqual({ condition_key: 'time_of_day', condition_value: 'night', class: 'car', predicted_class: 'truck', score_min: 0.3, score_max: 0.6 });
+    expect(describeFilters(f)).toBe('time_of_day = night · class: car · predicted truck with score 0.3–0.6');
+    // The form shows the filters again, and gives back the same.
+    expect(filtersFromForm(formFromFilters(f))).toEqual(f);
+    // 0 is a bound, not an empty field; what is not a number is left out.
+    expect(filtersFromForm({ ...blank, score_min: 0, score_max: 'x' })).toEqual({ score_min: 0 });
+    expect(filtersFromForm({ ...blank, score_min: Number.NaN })).toEqual({});
+  });
+
+  it('describes each part of a prediction filter', () => {
+    expect(describeFilters({ predicted_class: 'car' })).toBe('predicted car');
+    expect(describeFilters({ score_min: 0.5 })).toBe('a prediction with score ≥ 0.5');
+    expect(describeFilters({ predicted_class: 'car', score_max: 0.4 })).toBe('predicted car with score < 0.4');
+    expect(describeFilters({ score_min: 0, score_max: 1 })).toBe('a prediction with score 0–1');
+  });
+
+  it('keeps half a condition, for the backend to name what is missing', () => {
+    expect(filtersFromForm({ ...blank, condition_key: 'weather' })).toEqual({ condition_key: 'weather' });
+    expect(describeFilters({ condition_key: 'weather' })).toBe('weather = ?');
+    expect(conditionFilters('weather', 'fog_haze')).toEqual({ condition_key: 'weather', condition_value: 'fog_haze', status: 'ok' });
+  });
+
+  it('sends the new filters with every call', async () => {
+    const b = catalogBackend(10);
+    const m = model(b);
+    await m.setFilters({ condition_key: 'weather', condition_value: 'rain', class: 'car', predicted_class: 'car', score_min: 0.2, score_max: 0.9 });
+    const query = { condition_key: 'weather', condition_value: 'rain', class: 'car', predicted_class: 'car', score_min: 0.2, score_max: 0.9 };
+    expect(b.argsOf('images_count')).toEqual([{ query }]);
+    await m.setVisible(0, 5);
+    expect(b.argsOf('images')[0]).toEqual({ query: { ...query, limit: 200 } });
   });
 });

@@ -27,6 +27,16 @@ export interface CatalogFilters {
   status?: 'ok' | 'missing';
   captured_from?: string;
   captured_before?: string;
+  /** With `condition_value`: images whose effective value of this condition key is that value. */
+  condition_key?: string;
+  condition_value?: string;
+  /** A label class name: images with a non-rejected annotation of it. */
+  class?: string;
+  /** A class name of the newest pre-labeling run's model: images it predicted it on. */
+  predicted_class?: string;
+  /** Prediction score band, 0..1: at least `score_min`, below `score_max`. */
+  score_min?: number;
+  score_max?: number;
 }
 
 /** One tile: what is known about the image at a position. */
@@ -256,11 +266,13 @@ export class CatalogModel {
     return ids;
   }
 
-  /** `conditions_set` on the selection; returns how many images got it. */
+  /** `conditions_set` on the selection; returns how many images got it. The list is fetched again when it filters on that key. */
   async setCondition(key: string, value: string): Promise<number> {
     const ids = await this.selectedIds();
     if (ids.length === 0) return 0;
-    return this.api.conditionsSet(ids, key, value);
+    const n = await this.api.conditionsSet(ids, key, value);
+    if (this.filters.condition_key === key) await this.reload();
+    return n;
   }
 
   /** Marks the selection skipped; the list is fetched again when it filters on label state. */
@@ -272,9 +284,9 @@ export class CatalogModel {
     return ids.length;
   }
 
-  /** Labels changed somewhere: only a label-state filter (or the queue) makes the list stale. */
+  /** Labels changed somewhere: only a label-state or class filter makes the list stale. */
   async labelsChanged(): Promise<void> {
-    if (this.filters.label_state !== undefined) await this.reload();
+    if (this.filters.label_state !== undefined || this.filters.class !== undefined) await this.reload();
   }
 
   /** Cursors known so far (for tests and diagnostics). */
@@ -365,8 +377,8 @@ export class CatalogModel {
   }
 }
 
-/** The query a filter form makes: empty fields left out. */
-export function filtersFromForm(form: {
+/** The catalog's filter form: text as typed; a number input's value may also come as a number or null. */
+export interface FilterForm {
   label_state: string;
   folder: string;
   camera: string;
@@ -374,7 +386,30 @@ export function filtersFromForm(form: {
   status: string;
   captured_from: string;
   captured_before: string;
-}): CatalogFilters {
+  condition_key: string;
+  condition_value: string;
+  class: string;
+  predicted_class: string;
+  score_min: string | number | null;
+  score_max: string | number | null;
+}
+
+/** A score typed in a number input: undefined when empty or not a number (the input only lets numbers through). */
+function scoreFrom(v: string | number | null | undefined): number | undefined {
+  if (v === null || v === undefined) return undefined;
+  if (typeof v === 'number') return Number.isFinite(v) ? v : undefined;
+  const t = v.trim();
+  if (t === '') return undefined;
+  const n = Number(t);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+/**
+ * The query a filter form makes: empty fields left out. A condition key without a value (or a
+ * value without a key) is kept, so the backend says what is missing rather than the filter
+ * silently not applying.
+ */
+export function filtersFromForm(form: FilterForm): CatalogFilters {
   const f: CatalogFilters = {};
   if (form.label_state) f.label_state = form.label_state as ImageLabelState;
   if (form.folder.trim()) f.folder = form.folder.trim();
@@ -384,7 +419,50 @@ export function filtersFromForm(form: {
   if (form.status === 'ok' || form.status === 'missing') f.status = form.status;
   if (form.captured_from.trim()) f.captured_from = form.captured_from.trim();
   if (form.captured_before.trim()) f.captured_before = form.captured_before.trim();
+  if (form.condition_key.trim()) f.condition_key = form.condition_key.trim();
+  if (form.condition_value.trim()) f.condition_value = form.condition_value.trim();
+  if (form.class.trim()) f.class = form.class.trim();
+  if (form.predicted_class.trim()) f.predicted_class = form.predicted_class.trim();
+  const min = scoreFrom(form.score_min);
+  const max = scoreFrom(form.score_max);
+  if (min !== undefined) f.score_min = min;
+  if (max !== undefined) f.score_max = max;
   return f;
+}
+
+/** The form showing `f` (the inverse of `filtersFromForm`). */
+export function formFromFilters(f: CatalogFilters): FilterForm {
+  return {
+    label_state: f.label_state ?? '',
+    folder: f.folder ?? '',
+    camera: f.camera ?? '',
+    has_duplicates: f.has_duplicates === undefined ? '' : f.has_duplicates ? 'yes' : 'no',
+    status: f.status ?? '',
+    captured_from: f.captured_from ?? '',
+    captured_before: f.captured_before ?? '',
+    condition_key: f.condition_key ?? '',
+    condition_value: f.condition_value ?? '',
+    class: f.class ?? '',
+    predicted_class: f.predicted_class ?? '',
+    score_min: f.score_min ?? null,
+    score_max: f.score_max ?? null,
+  };
+}
+
+/** The condition filter that lists one coverage bar's images: present files whose effective `key` is `value` (what the bar counts). */
+export function conditionFilters(key: string, value: string): CatalogFilters {
+  return { condition_key: key, condition_value: value, status: 'ok' };
+}
+
+/** "predicted car with score 0.3–0.6", "a prediction with score ≥ 0.5", "predicted car". */
+function describePrediction(f: CatalogFilters): string | null {
+  const { predicted_class: cls, score_min: min, score_max: max } = f;
+  if (cls === undefined && min === undefined && max === undefined) return null;
+  const what = cls !== undefined ? `predicted ${cls}` : 'a prediction';
+  if (min !== undefined && max !== undefined) return `${what} with score ${min}–${max}`;
+  if (min !== undefined) return `${what} with score ≥ ${min}`;
+  if (max !== undefined) return `${what} with score < ${max}`;
+  return what;
 }
 
 /** Plain words for the active filters ("label state: labeled · camera: X"). */
@@ -397,5 +475,9 @@ export function describeFilters(f: CatalogFilters): string {
   if (f.status) parts.push(`file ${f.status}`);
   if (f.captured_from) parts.push(`taken from ${f.captured_from}`);
   if (f.captured_before) parts.push(`taken before ${f.captured_before}`);
+  if (f.condition_key || f.condition_value) parts.push(`${f.condition_key ?? '?'} = ${f.condition_value ?? '?'}`);
+  if (f.class) parts.push(`class: ${f.class}`);
+  const predicted = describePrediction(f);
+  if (predicted) parts.push(predicted);
   return parts.length ? parts.join(' · ') : 'all images';
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { CoverageRow } from '../lib/dto';
-import { catalogFilterFor, chartLayout, gapLevel, groupByKey, niceMax, noFilterText, parseTargetPercent, ticks } from './coverage-model';
+import { catalogFilterFor, chartLayout, gapLevel, groupByKey, niceMax, parseTargetPercent, ticks } from './coverage-model';
 
 const row = (key: string, value: string, pool_share: number, labeled_share: number, target_share: number, over: Partial<CoverageRow> = {}): CoverageRow => ({
   key,
@@ -64,10 +64,10 @@ describe('coverage charts', () => {
     expect(parseTargetPercent('lots')).toHaveProperty('error');
   });
 
-  it('says which bars the catalog can list', () => {
-    expect(catalogFilterFor('camera', 'Canon EOS 40D')?.filters).toEqual({ camera: 'Canon EOS 40D' });
-    expect(catalogFilterFor('weather', 'fog_haze')).toBeNull();
-    expect(noFilterText('weather', 'fog_haze')).toContain('conditions are not one of its filters');
+  it('lists the images of any bar by its condition', () => {
+    expect(catalogFilterFor('camera', 'Canon EOS 40D').filters).toEqual({ condition_key: 'camera', condition_value: 'Canon EOS 40D', status: 'ok' });
+    expect(catalogFilterFor('weather', 'fog_haze').filters).toEqual({ condition_key: 'weather', condition_value: 'fog_haze', status: 'ok' });
+    expect(catalogFilterFor('weather', 'fog_haze').note).toContain('weather is fog_haze');
   });
 
   it('grades gaps', () => {

@@ -1,9 +1,9 @@
 // The coverage charts without the DOM: rows grouped by condition key, a share axis that fits
 // the largest share of the key, bar geometry for plain SVG, target input parsing, and which
-// bars the catalog can list.
+// catalog filter lists a bar's images.
 
 import type { CoverageRow } from '../lib/dto';
-import type { CatalogFilters } from './catalog-model';
+import { type CatalogFilters, conditionFilters } from './catalog-model';
 
 export type BarKind = 'pool' | 'labeled' | 'target';
 export const BAR_KINDS: readonly BarKind[] = ['pool', 'labeled', 'target'];
@@ -126,20 +126,11 @@ export function chartLayout(rows: readonly CoverageRow[], o: ChartOptions = CHAR
 }
 
 /**
- * What the catalog can list for a bar. Conditions are not a catalog filter: only the `camera`
- * key has a counterpart (the EXIF camera filter), which lists images by their file's camera —
- * the same images unless a person or a sidecar set another camera on some.
+ * What the catalog lists for a bar: the present images whose effective value of `key` (the
+ * most trusted source's) is `value`, the same images the bar's pool counts.
  */
-export function catalogFilterFor(key: string, value: string): { filters: CatalogFilters; note: string } | null {
-  if (key === 'camera') {
-    return { filters: { camera: value }, note: 'Listed by the camera in each file’s EXIF, which the camera condition comes from unless a person or a sidecar set another.' };
-  }
-  return null;
-}
-
-/** The words shown when a bar has no catalog filter. */
-export function noFilterText(key: string, value: string): string {
-  return `The catalog cannot list the images with ${key} = ${value} yet: conditions are not one of its filters.`;
+export function catalogFilterFor(key: string, value: string): { filters: CatalogFilters; note: string } {
+  return { filters: conditionFilters(key, value), note: `From coverage: the present images whose ${key} is ${value} (the most trusted source’s value).` };
 }
 
 /**
