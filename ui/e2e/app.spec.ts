@@ -71,6 +71,7 @@ let predImage = 0;
 let predsBefore = 0;
 let keyImage = 0;
 let keyPredsBefore = 0;
+let cornerImage = 0;
 let acceptedClass = '';
 let className = '';
 
@@ -179,6 +180,8 @@ test('annotate: create a class, then draw a box, a polygon and a mask', async ({
     } else if (n >= 2 && !keyImage) {
       keyImage = img.id;
       keyPredsBefore = n;
+    } else if (n >= 1 && !cornerImage) {
+      cornerImage = img.id;
     }
   }
   expect(drawImage, 'an image without predictions').toBeGreaterThan(0);
@@ -343,6 +346,39 @@ test('annotate by keyboard alone: a accepts the selected prediction, c then 1 ac
   await expect(stage(page)).toHaveAttribute('data-annotations', '2');
   await expect.poll(async () => shown(await annotationsOf(keyImage)).length).toBe(2);
   expect((await predictionsOf(keyImage)).length).toBe(keyPredsBefore - 2);
+});
+
+test('annotate: dragging the selected prediction’s corner accepts it with the corrected box', async ({ page }) => {
+  expect(cornerImage, 'a third image with a prediction').toBeGreaterThan(0);
+  const preds = await predictionsOf(cornerImage);
+  await openApp(page);
+  await go(page, 'Annotate');
+  await selectTool(page, 'Box');
+  const size = await openImage(page, cornerImage);
+  await expect(stage(page)).toHaveAttribute('data-predictions', String(preds.length));
+  // The image opened with its first prediction selected: its corner handle is live.
+  const target = preds[0]!;
+  const at = await mapper(page, size);
+  const box = await canvas(page).boundingBox();
+  const scale = Math.min((box!.width - 32) / size.w, (box!.height - 32) / size.h);
+  const [cx, cy] = at(target.geometry.x1, target.geometry.y1);
+  await page.mouse.move(cx, cy);
+  await page.mouse.down();
+  await page.mouse.move(cx - 10, cy - 8, { steps: 4 });
+  await page.mouse.move(cx - 20, cy - 16, { steps: 4 });
+  await page.mouse.up();
+  await expect(stage(page)).toHaveAttribute('data-annotations', '1');
+  await expect(stage(page)).toHaveAttribute('data-predictions', String(preds.length - 1));
+  await settled(page);
+  const anns = shown(await annotationsOf(cornerImage));
+  expect(anns).toHaveLength(1);
+  const g = anns[0]!.geometry;
+  expect(g.kind).toBe('box');
+  expect(g.x0!).toBeCloseTo(target.geometry.x0, 0);
+  expect(Math.abs(g.x1! - (target.geometry.x1 - 20 / scale))).toBeLessThan(2 / scale + 1);
+  expect(Math.abs(g.y1! - (target.geometry.y1 - 16 / scale))).toBeLessThan(2 / scale + 1);
+  expect((await predictionsOf(cornerImage)).map((p) => p.id)).not.toContain(target.id);
+  if (target.class) expect(await namesOf(anns)).toEqual([target.class]);
 });
 
 test('reload: every remaining edit is still there', async ({ page }) => {

@@ -276,6 +276,18 @@ impl Project {
         Ok(())
     }
 
+    /// The label state of several images in one undo step; all or nothing.
+    pub fn set_image_states(
+        &self,
+        author: &str,
+        images: &[ImageId],
+        state: ImageLabelState,
+    ) -> Result<(), ApiError> {
+        let now = self.clock().now_unix_s();
+        self.catalog()?.set_image_states(author, images, state, None, now)?;
+        Ok(())
+    }
+
     /// Image counts per label state.
     pub fn label_states(&self) -> Result<Vec<LabelStateCount>, ApiError> {
         Ok(self

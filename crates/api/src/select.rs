@@ -13,7 +13,7 @@ use lacuna_select::queue::{self, Weights};
 use serde::{Deserialize, Serialize};
 
 use crate::ranking::{Freshness, KeptRanking};
-use crate::{ApiError, ErrorCode, Project};
+use crate::{ApiError, ErrorCode, ImageQuery, Project};
 
 /// Images derived per transaction when conditions are refreshed.
 const DERIVE_BATCH: u32 = 5_000;
@@ -194,6 +194,42 @@ impl Project {
         };
         self.catalog()?.upsert_conditions(&[claim], now)?;
         Ok(())
+    }
+
+    /// A person's condition `key` = `value` on several images, in one transaction: all or
+    /// nothing (an unknown image fails the call and names it). Returns how many were set.
+    pub fn set_conditions(&self, images: &[ImageId], key: &str, value: &str) -> Result<u64, ApiError> {
+        let (key, value) = (key.trim(), value.trim());
+        if key.is_empty() || value.is_empty() {
+            return Err(ApiError::invalid("a condition needs a key and a value"));
+        }
+        let now = self.clock().now_unix_s();
+        let claims: Vec<ConditionClaim> = images
+            .iter()
+            .map(|&image| ConditionClaim {
+                image,
+                key: key.to_string(),
+                value: value.to_string(),
+                source: ConditionSource::Human.as_str().to_string(),
+                confidence: 1.0,
+            })
+            .collect();
+        Ok(self.catalog()?.upsert_conditions(&claims, now)?)
+    }
+
+    /// Every image the query matches (its paging fields ignored), in id order: what a bulk
+    /// action on "everything the filters show" acts on.
+    pub fn images_matching(&self, query: &ImageQuery) -> Result<Vec<ImageId>, ApiError> {
+        let mut ids = Vec::new();
+        let mut page_query = ImageQuery { cursor: None, limit: Some(1_000), ..query.clone() };
+        loop {
+            let page = self.list_images(&page_query)?;
+            ids.extend(page.items.iter().map(|i| ImageId(i.id)));
+            match page.next_cursor {
+                Some(cursor) => page_query.cursor = Some(cursor),
+                None => return Ok(ids),
+            }
+        }
     }
 
     /// Removes a person's statement (the next trusted source shows again).

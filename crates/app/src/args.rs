@@ -29,7 +29,7 @@ pub struct PathArgs {
 }
 
 /// `images`, `images_count`: which images (default: all, first page).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct QueryArgs {
@@ -39,7 +39,7 @@ pub struct QueryArgs {
 }
 
 /// `images_seek`: where the page at position `index` of `query`'s ordering starts.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct SeekArgs {
@@ -175,6 +175,27 @@ pub struct ReviewArgs {
 pub struct StateArgs {
     pub images: Vec<ImageId>,
     pub state: ImageLabelState,
+}
+
+/// `image_state_set_matching`: the label state of every image `query` matches (the catalog's
+/// "select all" under filters, however many), in one undo step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(deny_unknown_fields)]
+pub struct MatchingStateArgs {
+    pub query: ImageQuery,
+    pub state: ImageLabelState,
+}
+
+/// `conditions_set_matching`: a person's condition `key` = `value` on every image `query`
+/// matches, in one transaction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(deny_unknown_fields)]
+pub struct MatchingConditionArgs {
+    pub query: ImageQuery,
+    pub key: String,
+    pub value: String,
 }
 
 /// `history`: journal events, newest first.

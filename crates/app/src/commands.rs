@@ -22,8 +22,9 @@ use serde_json::{Value, json};
 
 use crate::args::{
     AddArgs, CancelArgs, ClassCreateArgs, ClassUpdateArgs, ConditionArgs, DecideArgs, DiffArgs, EditArgs,
-    ExportStartArgs, FreezeArgs, HistoryArgs, IdArgs, IdsArgs, ImageArgs, JobArgs, NoArgs, PathArgs,
-    PrelabelStartArgs, QueryArgs, QueueArgs, ReviewArgs, ReviewQueueArgs, SeekArgs, StateArgs, TargetArgs,
+    ExportStartArgs, FreezeArgs, HistoryArgs, IdArgs, IdsArgs, ImageArgs, JobArgs, MatchingConditionArgs,
+    MatchingStateArgs, NoArgs, PathArgs, PrelabelStartArgs, QueryArgs, QueueArgs, ReviewArgs,
+    ReviewQueueArgs, SeekArgs, StateArgs, TargetArgs,
 };
 use crate::events::{ExportProgress, LabelsChanged};
 use crate::{App, RecentProject, RunningJob};
@@ -115,6 +116,8 @@ commands! {
         "accept / reject / reset annotations {ids} ({state})",
     ImageStateSet "image_state_set" (StateArgs) -> ():
         "set the label state of {images} ({state}: labeled, skipped, ...)",
+    ImageStateSetMatching "image_state_set_matching" (MatchingStateArgs) -> u64:
+        "set the label state of every image {query} matches ({state}); one undo step",
     LabelStates "label_states" (NoArgs) -> Vec<LabelStateCount>: "image counts per label state",
     Undo "undo" (NoArgs) -> Option<ActionSummary>: "revert the acting person's latest action",
     Redo "redo" (NoArgs) -> Option<ActionSummary>: "re-apply the acting person's latest undone action",
@@ -126,6 +129,8 @@ commands! {
     ImageConditions "image_conditions" (ImageArgs) -> ImageConditions:
         "claims and resolved conditions of {image}",
     ConditionsSet "conditions_set" (ConditionArgs) -> usize: "a person's condition {key}={value} on {images}",
+    ConditionsSetMatching "conditions_set_matching" (MatchingConditionArgs) -> u64:
+        "a person's condition {key}={value} on every image {query} matches",
     ConditionsClear "conditions_clear" (ConditionArgs) -> u64:
         "remove a person's condition {key} from {images}",
     Coverage "coverage" (NoArgs) -> CoverageReport: "the coverage table (pool vs labeled vs target)",
@@ -248,12 +253,16 @@ pub(crate) fn dispatch(app: &App, command: &str, raw: Value) -> Result<Value, Ap
             Ok(())
         }),
         c::ImageStateSet::NAME => run::<c::ImageStateSet>(raw, |a| {
-            let project = app.project()?;
-            for image in &a.images {
-                project.set_image_state(&author, *image, a.state)?;
-            }
+            app.project()?.set_image_states(&author, &a.images, a.state)?;
             app.labels_changed(&a.images);
             Ok(())
+        }),
+        c::ImageStateSetMatching::NAME => run::<c::ImageStateSetMatching>(raw, |a| {
+            let project = app.project()?;
+            let images = project.images_matching(&a.query)?;
+            project.set_image_states(&author, &images, a.state)?;
+            app.labels_changed(&images);
+            Ok(images.len() as u64)
         }),
         c::LabelStates::NAME => run::<c::LabelStates>(raw, |_| app.project()?.label_states()),
         c::Undo::NAME => run::<c::Undo>(raw, |_| undo_or_redo(app, &author, false)),
@@ -277,11 +286,13 @@ pub(crate) fn dispatch(app: &App, command: &str, raw: Value) -> Result<Value, Ap
             let value = a.value.ok_or_else(|| {
                 ApiError::new(ErrorCode::InvalidInput, "conditions_set: arguments: missing field `value`")
             })?;
-            let project = app.project()?;
-            for image in &a.images {
-                project.set_condition(*image, &a.key, &value)?;
-            }
+            app.project()?.set_conditions(&a.images, &a.key, &value)?;
             Ok(a.images.len())
+        }),
+        c::ConditionsSetMatching::NAME => run::<c::ConditionsSetMatching>(raw, |a| {
+            let project = app.project()?;
+            let images = project.images_matching(&a.query)?;
+            project.set_conditions(&images, &a.key, &a.value)
         }),
         c::ConditionsClear::NAME => run::<c::ConditionsClear>(raw, |a| {
             let project = app.project()?;

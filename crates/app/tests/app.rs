@@ -124,3 +124,69 @@ fn errors_name_the_command_and_the_field() {
         }
     }
 }
+
+#[test]
+fn bulk_actions_on_everything_a_query_matches_in_one_step() {
+    let (_dir, app) = app_with_sample();
+    let count = |query: Value| app.call("images_count", json!({ "query": query })).expect("count");
+    let total = count(json!({})).as_u64().expect("total");
+    assert!(total > 2, "the sample has images");
+
+    // Skip everything: one call, one undo step, every image in the labels_changed event.
+    let events = app.subscribe();
+    let n =
+        app.call("image_state_set_matching", json!({ "query": {}, "state": "skipped" })).expect("skip all");
+    assert_eq!(n, json!(total));
+    let changed = wait_for(&events, "labels_changed");
+    assert_eq!(changed.payload["images"].as_array().map(Vec::len), Some(total as usize));
+    assert_eq!(count(json!({ "label_state": "skipped" })), json!(total));
+    app.call("undo", Value::Null).expect("undo");
+    assert_eq!(count(json!({ "label_state": "skipped" })), json!(0));
+
+    // The filters narrow it: skip the unlabeled images of the first one's folder only.
+    let first = &app.call("images", json!({ "query": { "limit": 1 } })).expect("page")["items"][0];
+    let folder = first["path"].as_str().expect("path").rsplit_once('/').map_or("", |(dir, _)| dir);
+    let in_folder = count(json!({ "folder": folder })).as_u64().expect("folder count");
+    let n = app
+        .call("image_state_set_matching", json!({ "query": { "folder": folder }, "state": "skipped" }))
+        .expect("skip folder");
+    assert_eq!(n, json!(in_folder));
+    assert_eq!(count(json!({ "label_state": "skipped" })), json!(in_folder));
+
+    // A person's condition on every match; a bad request stores nothing.
+    let n = app
+        .call("conditions_set_matching", json!({ "query": {}, "key": "site", "value": "north" }))
+        .expect("condition");
+    assert_eq!(n, json!(total));
+    let conditions = app.call("image_conditions", json!({ "image": first["id"] })).expect("conditions");
+    assert!(
+        conditions["resolved"]
+            .as_array()
+            .expect("resolved")
+            .iter()
+            .any(|c| c["key"] == "site" && c["value"] == "north"),
+        "{conditions}"
+    );
+    let err = app
+        .call("conditions_set_matching", json!({ "query": {}, "key": " ", "value": "x" }))
+        .expect_err("no key");
+    assert_eq!(err.code, ErrorCode::InvalidInput);
+
+    // Several ids in one call are one undo step too, and an unknown id fails the whole call.
+    let ids: Vec<i64> = app.call("images", json!({ "query": { "limit": 3 } })).expect("page")["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| i["id"].as_i64().expect("id"))
+        .collect();
+    let labeled = |()| count(json!({ "label_state": "labeled" }));
+    app.call("image_state_set", json!({ "images": ids, "state": "labeled" })).expect("mark");
+    assert_eq!(labeled(()), json!(3));
+    app.call("undo", Value::Null).expect("undo");
+    assert_eq!(labeled(()), json!(0));
+    let err = app
+        .call("image_state_set", json!({ "images": [ids[0], 999_999], "state": "labeled" }))
+        .expect_err("unknown image");
+    assert!(err.message.contains("999999"), "{}", err.message);
+    assert_eq!(labeled(()), json!(0));
+}

@@ -854,29 +854,46 @@ impl Catalog {
         selected_because: Option<&str>,
         now: i64,
     ) -> Result<ActionId, CatalogError> {
+        self.set_image_states(author, &[image], state, selected_because, now)
+    }
+
+    /// Sets the label state of several images in one transaction and one action (one undo
+    /// takes them all back). All or nothing: an unknown image, or `labeled_empty` on an image
+    /// with annotations that are not rejected, fails the whole call and names the image.
+    pub fn set_image_states(
+        &mut self,
+        author: &str,
+        images: &[ImageId],
+        state: ImageLabelState,
+        selected_because: Option<&str>,
+        now: i64,
+    ) -> Result<ActionId, CatalogError> {
         let path = self.path.clone();
         let tx = self.conn.transaction().at(&path)?;
-        if image_size(&tx, image).at(&path)?.is_none() {
-            return Err(CatalogError::NoSuchImage { path: path.clone(), id: image });
-        }
-        if state == ImageLabelState::LabeledEmpty {
-            let live: i64 = tx
-                .query_row(
-                    "SELECT count(*) FROM annotation WHERE image_id = ?1 AND review_state != 'rejected'",
-                    [image.0],
-                    |r| r.get(0),
-                )
-                .at(&path)?;
-            if live > 0 {
-                return Err(CatalogError::Invalid(format!(
-                    "image {image} has {live} annotations; delete them before marking it \"labeled, no objects\""
-                )));
+        let label = match images {
+            [one] => format!("mark image {one} {}", state.as_str()),
+            _ => format!("mark {} images {}", images.len(), state.as_str()),
+        };
+        let mut rec = Recorder::begin(&tx, author, "do", &label, None, now).at(&path)?;
+        for &image in images {
+            if image_size(&tx, image).at(&path)?.is_none() {
+                return Err(CatalogError::NoSuchImage { path: path.clone(), id: image });
             }
+            if state == ImageLabelState::LabeledEmpty {
+                let live: i64 = tx
+                    .prepare_cached(
+                        "SELECT count(*) FROM annotation WHERE image_id = ?1 AND review_state != 'rejected'",
+                    )
+                    .and_then(|mut stmt| stmt.query_row([image.0], |r| r.get(0)))
+                    .at(&path)?;
+                if live > 0 {
+                    return Err(CatalogError::Invalid(format!(
+                        "image {image} has {live} annotations; delete them before marking it \"labeled, no objects\""
+                    )));
+                }
+            }
+            set_label_tx(&tx, &mut rec, image, state, selected_because.map(str::to_string), author, now)?;
         }
-        let mut rec =
-            Recorder::begin(&tx, author, "do", &format!("mark image {}", state.as_str()), None, now)
-                .at(&path)?;
-        set_label_tx(&tx, &mut rec, image, state, selected_because.map(str::to_string), author, now)?;
         let action = rec.action;
         tx.commit().at(&path)?;
         Ok(action)

@@ -152,6 +152,33 @@ describe('annotation editor', () => {
     expect(e.acceptPrediction().request).toEqual({ kind: 'acceptPrediction', prediction: seg, classId: 11 });
   });
 
+  it('dragging a selected prediction’s corner accepts it with the fixed box; a click alone changes nothing', () => {
+    const e = editor([], [prediction]);
+    e.cycleProposal(1);
+    // A click inside: no accept.
+    e.pointerDown({ x: 350, y: 350 }, 1);
+    expect(e.pointerUp({ x: 350, y: 350 }, 1).request).toBeUndefined();
+    // The bottom-right corner dragged out by 50 px.
+    e.pointerDown({ x: 400, y: 400 }, 1);
+    e.pointerMove({ x: 430, y: 440 }, 1);
+    const u = e.pointerUp({ x: 450, y: 450 }, 1);
+    expect(u.request).toEqual({ kind: 'acceptPrediction', prediction, classId: 11, geometry: { kind: 'box', x0: 300, y0: 300, x1: 450, y1: 450 } });
+    // The prediction left the view (the accepted annotation comes back from the backend).
+    expect(e.scene.shapes).toHaveLength(0);
+  });
+
+  it('with a big prediction selected, a press on a smaller one inside it selects the smaller one', () => {
+    const big: Prediction = { ...prediction, id: 600, bbox_xyxy_px: [0, 0, 900, 700] };
+    const e = editor([], [big, prediction]);
+    e.cycleProposal(1);
+    const s0 = e.selectedShape();
+    expect(s0?.type === 'prediction' && s0.prediction.id).toBe(600);
+    e.pointerDown({ x: 350, y: 350 }, 1);
+    e.pointerUp({ x: 350, y: 350 }, 1);
+    const s1 = e.selectedShape();
+    expect(s1?.type === 'prediction' && s1.prediction.id).toBe(500);
+  });
+
   it('Tab cycles through the proposals only, both ways, wrapping around', () => {
     const human = ann(1, { kind: 'box', x0: 10, y0: 10, x1: 50, y1: 50 });
     const pending = ann(7, { kind: 'box', x0: 500, y0: 500, x1: 600, y1: 600 }, { source: 'model', run: 1, prediction: 3, score: 0.4 } as Partial<Annotation>);

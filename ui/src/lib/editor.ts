@@ -34,7 +34,8 @@ export type EditorRequest =
   | { kind: 'changeClass'; annotationId: AnnotationId; classId: ClassId }
   | { kind: 'delete'; annotationIds: AnnotationId[] }
   | { kind: 'review'; annotationIds: AnnotationId[]; state: 'accepted' | 'rejected' }
-  | { kind: 'acceptPrediction'; prediction: Prediction; classId: ClassId | null };
+  /** With `geometry`: the prediction was moved or resized before it was accepted (accepted, then edited). */
+  | { kind: 'acceptPrediction'; prediction: Prediction; classId: ClassId | null; geometry?: Geometry };
 
 export interface EditorUpdate {
   /** Which layers to redraw: the overlay only during a drag, both when shapes change. */
@@ -168,7 +169,11 @@ export class AnnotationEditor {
 
     if (this.tool === 'brush' || this.tool === 'eraser') return this.paintDown(p);
 
-    if (this.editTool && !p.shift) {
+    // A selected prediction (the view selects one when an image opens) takes a press only
+    // where it is the shape the hit test picks: a smaller shape inside it is still selectable.
+    const selectedPrediction = this.selectedShape()?.type === 'prediction';
+    const hitFirst = selectedPrediction && !p.shift ? hitTest(this.scene.shapes, this.scene.index, p.x, p.y, { scale, selected: this.selected }) : null;
+    if (this.editTool && !p.shift && (!hitFirst || hitFirst.shape === this.selected)) {
       const r = this.editTool.down(p, ctx);
       if (!r.ignored) {
         this.gesture = this.editTool;
@@ -299,6 +304,16 @@ export class AnnotationEditor {
         return { redraw: 'all', request: { kind: 'create', geometry: c.geometry, classId: this.currentClass } };
       }
       case 'update': {
+        const s = this.selectedShape();
+        if (s?.type === 'prediction' && onSelection) {
+          // Fixing a pre-label's extent accepts it with the fixed box, in one gesture.
+          const cls = this.classes.find((x) => x.name === s.prediction.class_name);
+          this.dismissed.add(s.prediction.id);
+          this.selected = null;
+          this.rebuild();
+          this.bindEditTool(false);
+          return { redraw: 'all', request: { kind: 'acceptPrediction', prediction: s.prediction, classId: cls?.id ?? null, geometry: c.geometry } };
+        }
         const a = this.selectedAnnotation();
         if (!a || !onSelection) return { redraw: 'overlay' };
         this.replaceAnnotation({ ...a, geometry: c.geometry });
@@ -469,7 +484,12 @@ export class AnnotationEditor {
    * (its bitmap already holds what the backend is being sent).
    */
   private bindEditTool(keepPaint: boolean): void {
-    const g = this.selectedAnnotation()?.geometry;
+    const s = this.selectedShape();
+    // A box prediction has handles too: moving or resizing it accepts it with the new box.
+    const g =
+      s?.type === 'prediction'
+        ? (s.prediction.geometry ?? { kind: 'box' as const, x0: s.prediction.bbox_xyxy_px[0], y0: s.prediction.bbox_xyxy_px[1], x1: s.prediction.bbox_xyxy_px[2], y1: s.prediction.bbox_xyxy_px[3] })
+        : this.selectedAnnotation()?.geometry;
     if (this.tool === 'box' || this.tool === 'polygon') {
       this.editTool = g?.kind === 'box' ? new BoxEditTool(g) : g?.kind === 'polygon' ? new PolygonEditTool(g) : null;
     } else if (!(keepPaint && g?.kind === 'mask' && this.editTool instanceof MaskPaintTool)) {

@@ -34,6 +34,8 @@ import type {
   LabelClass,
   LabelStateCount,
   LabelsChanged,
+  MatchingConditionArgs,
+  MatchingStateArgs,
   NoArgs,
   PathArgs,
   PrelabelStartArgs,
@@ -111,6 +113,8 @@ export interface Commands {
   annotations_review: { args: ReviewArgs; answer: null };
   /** set the label state of {images} ({state}: labeled, skipped, ...) */
   image_state_set: { args: StateArgs; answer: null };
+  /** set the label state of every image {query} matches ({state}); one undo step */
+  image_state_set_matching: { args: MatchingStateArgs; answer: number };
   /** image counts per label state */
   label_states: { args: NoArgs; answer: Array<LabelStateCount> };
   /** revert the acting person's latest action */
@@ -127,6 +131,8 @@ export interface Commands {
   image_conditions: { args: ImageArgs; answer: ImageConditions };
   /** a person's condition {key}={value} on {images} */
   conditions_set: { args: ConditionArgs; answer: number };
+  /** a person's condition {key}={value} on every image {query} matches */
+  conditions_set_matching: { args: MatchingConditionArgs; answer: number };
   /** remove a person's condition {key} from {images} */
   conditions_clear: { args: ConditionArgs; answer: number };
   /** the coverage table (pool vs labeled vs target) */

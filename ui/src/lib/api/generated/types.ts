@@ -486,6 +486,36 @@ has_duplicates?: boolean | null,
  */
 label_state?: string | null, 
 /**
+ * A condition key (`time_of_day`, `weather`, `camera`, ...); with `condition_value`, only
+ * images whose effective value of the key is that value: the claim of the most trusted
+ * source (human, sidecar, path, EXIF, estimated), as the coverage table counts it. One
+ * without the other is an error.
+ */
+condition_key?: string | null, 
+/**
+ * The value `condition_key` must have (`night`, `fog_haze`, ...).
+ */
+condition_value?: string | null, 
+/**
+ * A label class name (any case): only images with an annotation of that class that review
+ * has not rejected.
+ */
+class?: string | null, 
+/**
+ * A class name of the newest pre-labeling run's model (any case): only images that run
+ * predicted it on (unflipped boxes; with `score_min` / `score_max`, within the band).
+ */
+predicted_class?: string | null, 
+/**
+ * Only images with a prediction of the newest run (of `predicted_class` when given) whose
+ * score is at least this, 0..=1.
+ */
+score_min?: number | null, 
+/**
+ * ... and below this (exclusive), 0..=1, not below `score_min`.
+ */
+score_max?: number | null, 
+/**
  * Opaque cursor from the previous page's `next_cursor`.
  */
 cursor?: string | null, 
@@ -637,6 +667,18 @@ export type LabelsChanged = {
  * Sorted, without duplicates.
  */
 images: Array<ImageId>, };
+
+/**
+ * `conditions_set_matching`: a person's condition `key` = `value` on every image `query`
+ * matches, in one transaction.
+ */
+export type MatchingConditionArgs = { query: ImageQuery, key: string, value: string, };
+
+/**
+ * `image_state_set_matching`: the label state of every image `query` matches (the catalog's
+ * "select all" under filters, however many), in one undo step.
+ */
+export type MatchingStateArgs = { query: ImageQuery, state: ImageLabelState, };
 
 /**
  * No arguments: `{}` (or `null`).
