@@ -66,6 +66,8 @@ export function client(backend: Backend) {
     annotationsDelete: (ids: number[]) => call('annotations_delete', { ids }),
     annotationsReview: (ids: number[], state: ReviewDecisionState) => call('annotations_review', { ids, state }),
     imageStateSet: (images: ImageId[], state: ImageLabelState) => call('image_state_set', { images, state }),
+    /** Every image `query` matches (the catalog's "select all" under filters); returns how many. */
+    imageStateSetMatching: (query: ImageQuery, state: ImageLabelState) => call('image_state_set_matching', { query: filterOnly(query), state }),
     undo: () => call('undo'),
     redo: () => call('redo'),
     imagePredictions: (image: ImageId) => call('image_predictions', { image }),
@@ -73,6 +75,8 @@ export function client(backend: Backend) {
 
     /** Returns how many images got the condition. */
     conditionsSet: (images: ImageId[], key: string, value: string) => call('conditions_set', { images, key, value }),
+    /** On every image `query` matches; returns how many. */
+    conditionsSetMatching: (query: ImageQuery, key: string, value: string) => call('conditions_set_matching', { query: filterOnly(query), key, value }),
     coverage: () => call('coverage'),
     /** `share` 0..1; null clears the target. */
     coverageTargetSet: (key: string, value: string, share: number | null) => call('coverage_target_set', share === null ? { key, value } : { key, value, share }),

@@ -18,6 +18,8 @@ function catalogBackend(n: number, image?: (id: number) => ImageSummary) {
     },
     conditions_set: (args) => (args?.images as number[]).length,
     image_state_set: null,
+    conditions_set_matching: () => n,
+    image_state_set_matching: () => n,
   });
 }
 
@@ -244,6 +246,26 @@ describe('catalog order', () => {
     // Filtering on label state: the list is fetched again, the selection cleared.
     expect(b.argsOf('images_count').length).toBe(counts + 1);
     expect(m.selectedCount).toBe(0);
+  });
+
+  it('with everything selected, an action goes out as the query, however many images match', async () => {
+    const b = catalogBackend(100_000);
+    const m = model(b);
+    await m.setFilters({ label_state: 'unlabeled' });
+    expect(m.count).toBe(100_000);
+    m.selectAll();
+    expect(m.everythingSelected).toBe(true);
+    expect(await m.markSkipped()).toBe(100_000);
+    expect(b.argsOf('image_state_set_matching')).toEqual([{ query: { label_state: 'unlabeled' }, state: 'skipped' }]);
+    m.selectAll();
+    expect(await m.setCondition('weather', 'fog')).toBe(100_000);
+    expect(b.argsOf('conditions_set_matching')).toEqual([{ query: { label_state: 'unlabeled' }, key: 'weather', value: 'fog' }]);
+    expect(b.argsOf('image_state_set')).toEqual([]);
+    // One image fewer than everything: ids again (and the cap).
+    m.selectAll();
+    m.click(5, { shift: false, ctrl: true });
+    expect(m.everythingSelected).toBe(false);
+    await expect(m.markSkipped()).rejects.toThrow('99,999 images are selected');
   });
 
   it('labels changing elsewhere refetch only a list filtered on label state or class', async () => {

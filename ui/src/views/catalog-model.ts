@@ -131,7 +131,7 @@ export class CatalogModel {
   private readonly listeners = new Set<() => void>();
 
   constructor(
-    private readonly api: Pick<Client, 'images' | 'imagesCount' | 'imagesSeek' | 'queue' | 'conditionsSet' | 'imageStateSet'>,
+    private readonly api: Pick<Client, 'images' | 'imagesCount' | 'imagesSeek' | 'queue' | 'conditionsSet' | 'imageStateSet' | 'conditionsSetMatching' | 'imageStateSetMatching'>,
     opts: CatalogModelOptions = {},
   ) {
     this.pageSize = opts.pageSize ?? 200;
@@ -266,22 +266,40 @@ export class CatalogModel {
     return ids;
   }
 
+  /**
+   * Whether the selection is everything the filters match (Ctrl+A in catalog order): then an
+   * action goes to the backend as the query itself, however many images that is.
+   */
+  get everythingSelected(): boolean {
+    const r = this.selection.ranges;
+    return this.order === 'catalog' && this.count !== null && this.count > 0 && r.length === 1 && r[0]![0] === 0 && r[0]![1] >= this.count;
+  }
+
   /** `conditions_set` on the selection; returns how many images got it. The list is fetched again when it filters on that key. */
   async setCondition(key: string, value: string): Promise<number> {
-    const ids = await this.selectedIds();
-    if (ids.length === 0) return 0;
-    const n = await this.api.conditionsSet(ids, key, value);
+    let n: number;
+    if (this.everythingSelected) n = await this.api.conditionsSetMatching(this.query(), key, value);
+    else {
+      const ids = await this.selectedIds();
+      if (ids.length === 0) return 0;
+      n = await this.api.conditionsSet(ids, key, value);
+    }
     if (this.filters.condition_key === key) await this.reload();
     return n;
   }
 
   /** Marks the selection skipped; the list is fetched again when it filters on label state. */
   async markSkipped(): Promise<number> {
-    const ids = await this.selectedIds();
-    if (ids.length === 0) return 0;
-    await this.api.imageStateSet(ids, 'skipped');
+    let n: number;
+    if (this.everythingSelected) n = await this.api.imageStateSetMatching(this.query(), 'skipped');
+    else {
+      const ids = await this.selectedIds();
+      if (ids.length === 0) return 0;
+      await this.api.imageStateSet(ids, 'skipped');
+      n = ids.length;
+    }
     if (this.filters.label_state !== undefined || this.order === 'queue') await this.reload();
-    return ids.length;
+    return n;
   }
 
   /** Labels changed somewhere: only a label-state or class filter makes the list stale. */
