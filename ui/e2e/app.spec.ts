@@ -72,6 +72,8 @@ let predsBefore = 0;
 let keyImage = 0;
 let keyPredsBefore = 0;
 let cornerImage = 0;
+let allImage = 0;
+let allPredsBefore = 0;
 let acceptedClass = '';
 let className = '';
 
@@ -182,6 +184,9 @@ test('annotate: create a class, then draw a box, a polygon and a mask', async ({
       keyPredsBefore = n;
     } else if (n >= 1 && !cornerImage) {
       cornerImage = img.id;
+    } else if (n >= 1 && !allImage) {
+      allImage = img.id;
+      allPredsBefore = n;
     }
   }
   expect(drawImage, 'an image without predictions').toBeGreaterThan(0);
@@ -379,6 +384,22 @@ test('annotate: dragging the selected prediction’s corner accepts it with the 
   expect(Math.abs(g.y1! - (target.geometry.y1 - 16 / scale))).toBeLessThan(2 / scale + 1);
   expect((await predictionsOf(cornerImage)).map((p) => p.id)).not.toContain(target.id);
   if (target.class) expect(await namesOf(anns)).toEqual([target.class]);
+});
+
+test('annotate: Shift+Enter accepts every prediction left, marks the image done and moves on', async ({ page }) => {
+  expect(allImage, 'a fourth image with predictions').toBeGreaterThan(0);
+  await openApp(page);
+  await go(page, 'Annotate');
+  await openImage(page, allImage);
+  await expect(stage(page)).toHaveAttribute('data-predictions', String(allPredsBefore));
+  const before = await message(page).textContent();
+  await press(page, 'Shift+Enter');
+  await expect.poll(async () => shown(await annotationsOf(allImage)).length).toBe(allPredsBefore);
+  expect(await predictionsOf(allImage)).toEqual([]);
+  const labeledIds = async () => (await api<{ items: Array<{ id: number }> }>('images', { query: { label_state: 'labeled', limit: 1000 } })).items.map((i) => i.id);
+  await expect.poll(labeledIds).toContain(allImage);
+  // And on to the next image of the queue.
+  await expect.poll(async () => (await message(page).textContent()) !== before).toBe(true);
 });
 
 test('reload: every remaining edit is still there', async ({ page }) => {

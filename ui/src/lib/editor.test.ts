@@ -179,6 +179,18 @@ describe('annotation editor', () => {
     expect(s1?.type === 'prediction' && s1.prediction.id).toBe(500);
   });
 
+  it('Shift+A accepts every proposal on the image in one request', () => {
+    const human = ann(1, { kind: 'box', x0: 10, y0: 10, x1: 50, y1: 50 });
+    const pending = ann(7, { kind: 'box', x0: 500, y0: 500, x1: 600, y1: 600 }, { source: 'model', run: 1, prediction: 3, score: 0.4 } as Partial<Annotation>);
+    const e = editor([human, pending], [prediction]);
+    const u = e.acceptAll();
+    expect(u.request).toEqual({ kind: 'acceptAll', predictions: [prediction], annotationIds: [7] });
+    expect(u.note).toBe('Accepted 2 predictions.');
+    // Nothing left to propose: the model annotation is drawn as accepted, the raw prediction waits for the backend's annotation.
+    expect(e.scene.shapes.map((s) => s.style)).toEqual(['annotation', 'annotation']);
+    expect(e.acceptAll()).toEqual({ redraw: 'none', note: 'No predictions to accept on this image.' });
+  });
+
   it('Tab cycles through the proposals only, both ways, wrapping around', () => {
     const human = ann(1, { kind: 'box', x0: 10, y0: 10, x1: 50, y1: 50 });
     const pending = ann(7, { kind: 'box', x0: 500, y0: 500, x1: 600, y1: 600 }, { source: 'model', run: 1, prediction: 3, score: 0.4 } as Partial<Annotation>);

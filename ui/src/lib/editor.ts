@@ -35,7 +35,9 @@ export type EditorRequest =
   | { kind: 'delete'; annotationIds: AnnotationId[] }
   | { kind: 'review'; annotationIds: AnnotationId[]; state: 'accepted' | 'rejected' }
   /** With `geometry`: the prediction was moved or resized before it was accepted (accepted, then edited). */
-  | { kind: 'acceptPrediction'; prediction: Prediction; classId: ClassId | null; geometry?: Geometry };
+  | { kind: 'acceptPrediction'; prediction: Prediction; classId: ClassId | null; geometry?: Geometry }
+  /** Every proposal on the image: raw predictions accepted as the model's class, model annotations marked accepted. */
+  | { kind: 'acceptAll'; predictions: Prediction[]; annotationIds: AnnotationId[] };
 
 export interface EditorUpdate {
   /** Which layers to redraw: the overlay only during a drag, both when shapes change. */
@@ -397,6 +399,29 @@ export class AnnotationEditor {
     this.rebuild();
     this.selectNextProposal();
     return { redraw: 'all', request };
+  }
+
+  /** Shift+A: accept every proposal on the image at once (each recorded as accepted by this person). */
+  acceptAll(): EditorUpdate {
+    const predictions: Prediction[] = [];
+    const pending: Annotation[] = [];
+    for (const s of this.shapes) {
+      if (s.type === 'prediction') predictions.push(s.prediction);
+      else if (isPendingPrediction(s.annotation)) pending.push(s.annotation);
+    }
+    if (predictions.length === 0 && pending.length === 0) return { redraw: 'none', note: 'No predictions to accept on this image.' };
+    for (const p of predictions) this.dismissed.add(p.id);
+    for (const a of pending) this.replaceAnnotation({ ...a, review_state: 'accepted' });
+    this.cancelGesture();
+    this.selected = null;
+    this.rebuild();
+    this.bindEditTool(false);
+    const n = predictions.length + pending.length;
+    return {
+      redraw: 'all',
+      note: `Accepted ${n} prediction${n === 1 ? '' : 's'}.`,
+      request: { kind: 'acceptAll', predictions, annotationIds: pending.map((a) => a.id) },
+    };
   }
 
   /** `r`: reject the selected prediction (or annotation), then go on to the next prediction. */

@@ -29,6 +29,8 @@ export type Action =
   | 'redo'
   | 'next'
   | 'nextProposal'
+  | 'acceptAllPredictions'
+  | 'acceptAllAndDone'
   | 'previousProposal'
   | 'previous'
   | 'fit'
@@ -79,6 +81,7 @@ export const BINDINGS: readonly Binding[] = [
 
   { keys: ['a'], description: 'Accept the selected prediction', group: 'Review', action: 'acceptPrediction', scope: 'annotate' },
   { keys: ['r'], description: 'Reject the selected prediction', group: 'Review', action: 'rejectPrediction', scope: 'annotate' },
+  { keys: ['shift+a'], description: 'Accept every prediction on the image', group: 'Review', action: 'acceptAllPredictions', scope: 'annotate' },
   { keys: ['tab'], description: 'Select the next prediction (an image opens with the first one selected)', group: 'Review', action: 'nextProposal', scope: 'annotate' },
   { keys: ['shift+tab'], description: 'Select the previous prediction', group: 'Review', action: 'previousProposal', scope: 'annotate' },
 
@@ -89,6 +92,7 @@ export const BINDINGS: readonly Binding[] = [
 
   { keys: ['n', 'space'], description: 'Next image', group: 'Navigation', action: 'next', scope: 'annotate' },
   { keys: ['enter'], description: 'Mark the image done (labeled) and go to the next one', group: 'Navigation', action: 'markDone', scope: 'annotate' },
+  { keys: ['shift+enter'], description: 'Accept every prediction left on the image, mark it done and go to the next one', group: 'Navigation', action: 'acceptAllAndDone', scope: 'annotate' },
   { keys: ['shift+n', 'backspace'], description: 'Previous image', group: 'Navigation', action: 'previous', scope: 'annotate' },
 
   { keys: ['f'], description: 'Fit the image to the view', group: 'View', action: 'fit', scope: 'annotate' },

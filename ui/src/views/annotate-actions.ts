@@ -78,6 +78,10 @@ export function annotateActions(backend: Backend) {
     },
 
     /** Rejects a prediction: kept as a rejected annotation, never asked again, never exported. */
+    /** Several predictions accepted as the model's classes, in one undo step. */
+    acceptPredictions(predictions: readonly Prediction[]): Promise<Annotation[]> {
+      return api.predictionsDecide(predictions.map((p) => ({ prediction: p.id, accept: true })));
+    },
     rejectPrediction(predictionId: number): Promise<Annotation[]> {
       return api.predictionsDecide([{ prediction: predictionId, accept: false }]);
     },
