@@ -221,13 +221,38 @@ test.describe('on one running server', () => {
     };
     const paced = await walk(DWELL_MS);
     const backToBack = await walk(0);
-    const sizes = [...new Set([...paced, ...backToBack].map((s) => `${s.width}x${s.height}`))];
+    // The baseline: images opened by id that the walk never passed (nothing prefetched, nothing cached).
+    const seen = new Set([...paced, ...backToBack].map((s) => s.image));
+    const cold: Array<{ ms: number; width: number; height: number }> = [];
+    for (let id = 1000; cold.length < 20 && id > 0; id--) {
+      if (seen.has(id)) continue;
+      await page.getByLabel('Image id').fill(String(id));
+      await page.evaluate(() => {
+        const w = window as unknown as { __keyAt: number };
+        w.__keyAt = -1;
+        window.addEventListener('keydown', (e) => (w.__keyAt = e.timeStamp), { once: true, capture: true });
+        performance.clearMeasures('lacuna:image-shown');
+      });
+      await page.getByLabel('Image id').press('Enter');
+      const handle = await page.waitForFunction(() => {
+        const m = performance.getEntriesByName('lacuna:image-shown')[0] as PerformanceMeasure | undefined;
+        const keyAt = (window as unknown as { __keyAt: number }).__keyAt;
+        if (!m || keyAt < 0) return false;
+        const d = m.detail as { image: number; width: number; height: number };
+        return { ms: m.startTime + m.duration - keyAt, ...d };
+      }, undefined, { polling: 'raf', timeout: 30_000 });
+      cold.push((await handle.jsonValue()) as { ms: number; width: number; height: number });
+      await page.waitForTimeout(DWELL_MS);
+    }
+    const sizes = [...new Set([...paced, ...backToBack, ...cold].map((s) => `${s.width}x${s.height}`))];
     results.annotate_image_switch = {
       switches: paced.length,
       image_sizes: sizes,
       with_prefetch_dwell_ms: DWELL_MS,
       paced_ms: stats(paced.map((s) => s.ms)),
       back_to_back_ms: stats(backToBack.map((s) => s.ms)),
+      baseline_cold_open_by_id_ms: stats(cold.map((s) => s.ms)),
+      paced_p50_vs_cold_p50: round(quantile(paced.map((s) => s.ms), 0.5) / quantile(cold.map((s) => s.ms), 0.5), 2),
       key_presses_per_switch: 1,
     };
   });
@@ -361,7 +386,9 @@ test.describe('on one running server', () => {
         w.__review = r;
         const was = document.querySelector('.review .card.focused')?.getAttribute('data-key') ?? '';
         window.addEventListener('keydown', (e) => (r.key = e.timeStamp), { once: true, capture: true });
-        const tick = (t: number) => {
+        const tick = () => {
+          // performance.now(), not the frame's timestamp: that is the frame's start, which can precede the key event handled in it.
+          const t = performance.now();
           const focused = document.querySelector('.review .card.focused');
           if (r.key >= 0 && r.moved < 0 && (focused?.getAttribute('data-key') ?? '') !== was) r.moved = t;
           const n = Number((document.querySelector('.review .bar strong')?.textContent ?? '0').replace(/[^0-9]/g, ''));

@@ -100,6 +100,19 @@ describe('image prefetch', () => {
   });
 });
 
+describe('decoded prefetch', () => {
+  it('hands over a prefetched image once decoded, null for a failed decode or an unknown url', async () => {
+    const pre = new ImagePrefetcher(() => {
+      const img = { src: '', decode: () => (img.src === 'bad' ? Promise.reject(new Error('EncodingError')) : Promise.resolve()) };
+      return img;
+    });
+    pre.prefetch(['good', 'bad']);
+    expect((await pre.decoded('good'))?.src).toBe('good');
+    expect(await pre.decoded('bad')).toBeNull();
+    expect(await pre.decoded('other')).toBeNull();
+  });
+});
+
 describe('annotate session', () => {
   function setup(queue = [1, 2, 3, 4]) {
     const b = new FakeBackend({

@@ -151,17 +151,19 @@ export class LabelCache<T> {
 export interface ImageLike {
   src: string;
   decoding?: string;
+  /** HTMLImageElement.decode: resolves once the pixels are decoded. */
+  decode?: () => Promise<void>;
 }
 
 /**
- * Starts the download of images about to be shown (an Image with its src set); keeps the last
- * few referenced so the browser does not drop them.
+ * Starts the download and decode of images about to be shown (an Image with its src set);
+ * keeps the last few, so the browser does not drop them and the view can draw them at once.
  */
-export class ImagePrefetcher {
-  private readonly kept: Array<{ url: string; img: ImageLike }> = [];
+export class ImagePrefetcher<T extends ImageLike = ImageLike> {
+  private readonly kept: Array<{ url: string; img: T; decoded: Promise<T | null> }> = [];
 
   constructor(
-    private readonly make: () => ImageLike,
+    private readonly make: () => T,
     private readonly max = 4,
   ) {}
 
@@ -171,9 +173,17 @@ export class ImagePrefetcher {
       const img = this.make();
       img.decoding = 'async';
       img.src = url;
-      this.kept.push({ url, img });
+      // A failed decode is the view's to report when it opens the image; here it only means "not ready".
+      const decoded = img.decode ? img.decode().then(() => img, () => null) : Promise.resolve(null);
+      this.kept.push({ url, img, decoded });
       while (this.kept.length > this.max) this.kept.shift();
     }
+  }
+
+  /** The prefetched image of `url` once decoded; null when there is none or its decode failed. */
+  async decoded(url: string): Promise<T | null> {
+    const k = this.kept.find((x) => x.url === url);
+    return k ? k.decoded : null;
   }
 
   urls(): string[] {

@@ -8,24 +8,24 @@ import { SaveTracker } from '../lib/save-status';
 import { type AnnotateActions, annotateActions, changedImages, type ImageLabels } from './annotate-actions';
 import { type ImageLike, ImagePrefetcher, LabelCache, PREFETCH_AHEAD, QueueNavigator } from './annotate-queue';
 
-export interface AnnotateSessionOptions {
+export interface AnnotateSessionOptions<T extends ImageLike = ImageLike> {
   /** Makes the Image objects that prefetch pixels (`() => new Image()` in a browser). */
-  makeImage: () => ImageLike;
+  makeImage: () => T;
   now?: () => number;
 }
 
-export class AnnotateSession {
+export class AnnotateSession<T extends ImageLike = ImageLike> {
   readonly actions: AnnotateActions;
   readonly nav: QueueNavigator;
   readonly labels: LabelCache<ImageLabels>;
-  readonly images: ImagePrefetcher;
+  readonly images: ImagePrefetcher<T>;
   readonly saver: SaveTracker;
   private chain: Promise<void> = Promise.resolve();
   private inflight = 0;
 
   constructor(
     private readonly backend: Backend,
-    opts: AnnotateSessionOptions,
+    opts: AnnotateSessionOptions<T>,
   ) {
     this.actions = annotateActions(backend);
     const api = client(backend);
