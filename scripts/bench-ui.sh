@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The UI benchmark: start → first grid paint, annotate image switch, drag frame time among
-# 1,000 boxes, review decisions — the built UI in Debian's chromium (Playwright) against a
+# 1,000 boxes, a 50-megapixel image (open, zoom, pan), review decisions — the built UI in Debian's chromium (Playwright) against a
 # release `lacuna serve` on a 100,000-image project of real JPEGs (made once into
 # bench-data/ui-100k by `lacuna-bench ui-project`: about 3 minutes and 2 GB the first time).
 # Assumes scripts/setup.sh ran. Figures: target/bench/ui.json (docs/BENCHMARKS.md explains them).
@@ -22,6 +22,7 @@ mkdir -p target/bench
   LACUNA_PROJECT="$WORK/project.lacuna" \
   LACUNA_UI="$(pwd)/dist" \
   LACUNA_BOXES_IMAGE="$(cat ../bench-data/ui-100k/boxes-image)" \
+  LACUNA_HUGE_IMAGE="$(cat ../bench-data/ui-100k/huge-image)" \
   LACUNA_BENCH_OUT="$(cd .. && pwd)/target/bench/ui.json" \
   CHROMIUM_PATH="$(command -v chromium)" \
   npx playwright test --config bench/playwright.config.ts)

@@ -13,19 +13,21 @@
 // when `localStorage.lacunaPerf = '1'`, requestAnimationFrame), not from Playwright's round trips.
 // Writes the figures as JSON to LACUNA_BENCH_OUT and prints a table.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { expect, type Browser, type Page, test } from '@playwright/test';
 
 const LACUNA = process.env.LACUNA_BIN ?? '';
 const PROJECT = process.env.LACUNA_PROJECT ?? '';
 const BOXES_IMAGE = Number(process.env.LACUNA_BOXES_IMAGE ?? '0');
+const HUGE_IMAGE = Number(process.env.LACUNA_HUGE_IMAGE ?? '0');
 const OUT = process.env.LACUNA_BENCH_OUT ?? '';
 const UI = process.env.LACUNA_UI ?? '';
 const STARTS = Number(process.env.LACUNA_BENCH_STARTS ?? '5');
 const SWITCHES = Number(process.env.LACUNA_BENCH_SWITCHES ?? '60');
 const DWELL_MS = 500;
 const DECISIONS = Number(process.env.LACUNA_BENCH_DECISIONS ?? '100');
-const TOKEN = `bench-${Math.random().toString(36).slice(2)}`;
+const TOKEN = `bench-${randomBytes(12).toString('hex')}`;
 
 test.describe.configure({ mode: 'serial' });
 
@@ -358,6 +360,72 @@ test.describe('on one running server', () => {
     // Put it back where it was (one undo), so a rerun measures the same scene.
     await press(page, 'Control+z');
     await expect(page.getByTestId('annotate-save')).toHaveClass(/\bsaved\b/);
+  });
+
+  test('annotate: a 50-megapixel image (open, zoom, pan)', async () => {
+    test.skip(!HUGE_IMAGE, 'no 50-megapixel image (LACUNA_HUGE_IMAGE)');
+    test.setTimeout(120_000);
+    await page.getByLabel('Image id').fill(String(HUGE_IMAGE));
+    await page.evaluate(() => {
+      const w = window as unknown as { __keyAt: number };
+      w.__keyAt = -1;
+      window.addEventListener('keydown', (e) => (w.__keyAt = e.timeStamp), { once: true, capture: true });
+      performance.clearMeasures('lacuna:image-shown');
+    });
+    await page.getByLabel('Image id').press('Enter');
+    const shown = (await (
+      await page.waitForFunction(() => {
+        const m = performance.getEntriesByName('lacuna:image-shown')[0] as PerformanceMeasure | undefined;
+        const keyAt = (window as unknown as { __keyAt: number }).__keyAt;
+        if (!m || keyAt < 0) return false;
+        return { ms: m.startTime + m.duration - keyAt, ...(m.detail as { width: number; height: number }) };
+      }, undefined, { polling: 'raf', timeout: 60_000 })
+    ).jsonValue()) as { ms: number; width: number; height: number };
+    await page.waitForTimeout(300);
+    const box = await page.getByLabel('Image being annotated').boundingBox();
+    if (!box) throw new Error('no canvas');
+    const [cx, cy] = [box.x + box.width / 2, box.y + box.height / 2];
+    await page.evaluate(() => {
+      performance.clearMeasures('lacuna:frame');
+      const w = window as unknown as { __raf: number[]; __rafOn: boolean };
+      w.__raf = [];
+      w.__rafOn = true;
+      const tick = (t: number) => {
+        w.__raf.push(t);
+        if (w.__rafOn) requestAnimationFrame(tick);
+      };
+      requestAnimationFrame(tick);
+    });
+    const from = await page.evaluate(() => performance.now());
+    // Zoom in to the pixels (wheel steps at the centre), pan with the right button, zoom back out.
+    await page.mouse.move(cx, cy);
+    for (let i = 0; i < 12; i++) await page.mouse.wheel(0, -240);
+    await page.mouse.down({ button: 'right' });
+    for (let i = 1; i <= 60; i++) await page.mouse.move(cx - 4 * i, cy - 2 * i);
+    await page.mouse.up({ button: 'right' });
+    for (let i = 0; i < 12; i++) await page.mouse.wheel(0, 240);
+    const to = await page.evaluate(() => performance.now());
+    await page.waitForTimeout(200);
+    const frames = (await page.evaluate(
+      ([a, b]) => {
+        const w = window as unknown as { __raf: number[]; __rafOn: boolean };
+        w.__rafOn = false;
+        const raf = w.__raf.filter((t) => t >= a && t <= b);
+        return {
+          draws: (performance.getEntriesByName('lacuna:frame') as PerformanceMeasure[]).filter((m) => m.startTime >= a && m.startTime <= b).map((m) => m.duration),
+          intervals: raf.slice(1).map((t, i) => t - raf[i]!),
+        };
+      },
+      [from, to] as const,
+    )) as { draws: number[]; intervals: number[] };
+    results.image_50_megapixels = {
+      size: `${shown.width}x${shown.height}`,
+      megapixels: round((shown.width * shown.height) / 1e6, 1),
+      open_by_id_ms: round(shown.ms),
+      zoom_pan_frames: frames.draws.length,
+      draw_ms_per_frame: stats(frames.draws),
+      animation_frame_interval_ms: stats(frames.intervals),
+    };
   });
 
   test('review: decisions by keyboard', async () => {

@@ -6,7 +6,8 @@
 //! The large images get a generated pre-labeling run (one box each with class probabilities and
 //! an embedding, conditions; [`Catalog::insert_synthetic_ranking`]), which puts them at the head
 //! of the labeling and review queues; the small ones stay un-pre-labeled. One large image gets
-//! 1,000 human boxes (the drag measurement). Classes `class0`..`class9` match the run's.
+//! 1,000 human boxes (the drag measurement). Classes `class0`..`class9` match the run's. Last,
+//! one 8192x6144 (50 megapixel) picture (the large-image measurement).
 //!
 //! Made once into `out` (a marker file records the sizes); files already generated are kept.
 
@@ -40,6 +41,7 @@ pub fn run(out: &Path, spec: &Spec) -> anyhow::Result<()> {
     let marker = out.join(format!("made-{}-{}-{}", spec.images, spec.large, spec.boxes));
     let project_dir = out.join("project.lacuna");
     if marker.exists() {
+        add_huge(out, &project_dir)?;
         eprintln!("ui-project: {} is ready", project_dir.display());
         return Ok(());
     }
@@ -92,7 +94,27 @@ pub fn run(out: &Path, spec: &Spec) -> anyhow::Result<()> {
         std::fs::write(out.join("boxes-image"), first.id.to_string())?;
     }
     std::fs::write(&marker, b"")?;
+    add_huge(out, &project_dir)?;
     eprintln!("ui-project: {} ready ({:.0} s)", project_dir.display(), t.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// One 8192x6144 (50.3 megapixel) photo-like JPEG imported last (the large-image measurement);
+/// its id goes to `out/huge-image`.
+fn add_huge(out: &Path, project_dir: &Path) -> anyhow::Result<()> {
+    let id_file = out.join("huge-image");
+    if id_file.exists() {
+        return Ok(());
+    }
+    let dir = out.join("images/huge");
+    write_jpegs(&dir, 1, 8192, 6144, SEED ^ 0x50)?;
+    let project = Project::open(project_dir, Arc::new(SystemClock))?;
+    import(&project, &dir)?;
+    let folder = dir.canonicalize().with_context(|| format!("{}", dir.display()))?;
+    let page = project
+        .list_images(&ImageQuery { folder: Some(folder.display().to_string()), ..ImageQuery::default() })?;
+    let huge = page.items.first().context("the 50-megapixel image was not imported")?;
+    std::fs::write(id_file, huge.id.to_string())?;
     Ok(())
 }
 

@@ -3,7 +3,7 @@ import { RecordingContext, recordingSurfaces } from '../../test/fake-canvas';
 import type { Geometry } from '../api/types';
 import { expandRect, geometryBBox, GridIndex, rectsIntersect } from './geometry';
 import { encodeRle, MaskBitmap, paintDisc } from './mask';
-import { drawBase, LayeredRenderer, MaskCache, type Scene, type SceneShape, visibleShapes, withAlpha } from './render';
+import { buildLevels, drawBase, LayeredRenderer, MaskCache, pickLevel, type Scene, type SceneShape, visibleShapes, withAlpha } from './render';
 import { createViewport, setScaleAt, type Viewport, viewRectInImage, visibleImageRect } from './viewport';
 
 function makeScene(geoms: Geometry[], style: SceneShape['style'] = 'annotation'): Scene {
@@ -195,3 +195,48 @@ describe('colours', () => {
     expect(withAlpha('red', 0.5)).toBe('red');
   });
 });
+
+describe('reduced copies of large images', () => {
+  const big = { source: {} as CanvasImageSource, width: 8192, height: 6144 };
+
+  it('halves down to about 1,024 px, and makes none for small images', async () => {
+    const made: Array<[number, number]> = [];
+    const levels = await buildLevels(big, async (_from, w, h) => {
+      made.push([w, h]);
+      return {} as CanvasImageSource;
+    });
+    expect(made).toEqual([
+      [4096, 3072],
+      [2048, 1536],
+      [1024, 768],
+    ]);
+    expect(levels.map((l) => l.width)).toEqual([4096, 2048, 1024]);
+    expect(await buildLevels({ ...big, width: 1920, height: 1080 }, async () => ({}) as CanvasImageSource)).toEqual([]);
+  });
+
+  it('draws from the smallest copy that keeps a pixel per screen pixel', async () => {
+    const levels = await buildLevels(big, async () => ({}) as CanvasImageSource);
+    const image = { ...big, levels };
+    expect(pickLevel(image, 1).factor).toBe(1);
+    expect(pickLevel(image, 0.6).factor).toBe(1);
+    expect(pickLevel(image, 0.5).factor).toBe(0.5);
+    expect(pickLevel(image, 0.17).factor).toBe(0.25);
+    expect(pickLevel(image, 0.01).factor).toBe(0.125);
+    expect(pickLevel(big, 0.1).factor).toBe(1);
+  });
+
+  it('draws the visible part from the copy, its source rectangle scaled', () => {
+    const base = new RecordingContext();
+    const r = new LayeredRenderer(base, new RecordingContext(), fitted(), makeScene([]), { createSurface: recordingSurfaces().factory });
+    const half = { source: {} as CanvasImageSource, width: image.width / 2, height: image.height / 2 };
+    r.setImage(image);
+    r.setImageLevels([half]);
+    r.flush();
+    const draws = base.calls.filter((c) => c.name === 'drawImage');
+    expect(draws).toHaveLength(1);
+    // The fitted view shows all of it, far below one screen pixel per image pixel: the half-size copy, whole.
+    expect(draws[0]!.args[0]).toBe(half.source);
+    expect(draws[0]!.args.slice(1, 5)).toEqual([0, 0, 5000, 5000]);
+  });
+});
+

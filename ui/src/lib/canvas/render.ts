@@ -246,6 +246,55 @@ export interface ImageSource {
   source: CanvasImageSource;
   width: number;
   height: number;
+  /**
+   * Reduced copies, each half the size of the one before (largest first): a view showing the
+   * image smaller draws from the smallest copy that still has a pixel per screen pixel, so a
+   * zoomed-out 50-megapixel image is not resampled from all its pixels every frame.
+   */
+  levels?: readonly ImageLevel[];
+}
+
+export interface ImageLevel {
+  source: CanvasImageSource;
+  width: number;
+  height: number;
+}
+
+/** What to draw from at `screenPerImagePx` screen pixels per image pixel, and its scale factor. */
+export function pickLevel(image: ImageSource, screenPerImagePx: number): { source: CanvasImageSource; factor: number } {
+  let best = { source: image.source, factor: 1 };
+  for (const level of image.levels ?? []) {
+    const factor = level.width / image.width;
+    if (factor < screenPerImagePx) break;
+    best = { source: level.source, factor };
+  }
+  return best;
+}
+
+/** Images at least this large (pixels) get reduced copies. */
+export const LEVELS_FROM_PIXELS = 4_000_000;
+/** Reduced copies stop at this width or height. */
+const SMALLEST_LEVEL_SIDE = 1024;
+
+/**
+ * The reduced copies of an image, halving each time (`resize` is `createImageBitmap` with
+ * resize options in a browser), down to about SMALLEST_LEVEL_SIDE; none for small images.
+ */
+export async function buildLevels(
+  image: ImageSource,
+  resize: (source: CanvasImageSource, width: number, height: number) => Promise<CanvasImageSource>,
+): Promise<ImageLevel[]> {
+  const levels: ImageLevel[] = [];
+  if (image.width * image.height < LEVELS_FROM_PIXELS) return levels;
+  let from: ImageLevel = image;
+  while (Math.max(from.width, from.height) / 2 >= SMALLEST_LEVEL_SIDE) {
+    const width = Math.max(1, Math.round(from.width / 2));
+    const height = Math.max(1, Math.round(from.height / 2));
+    const level = { source: await resize(from.source, width, height), width, height };
+    levels.push(level);
+    from = level;
+  }
+  return levels;
 }
 
 /**
@@ -269,7 +318,8 @@ export function drawBase(
       ctx.setTransform(1, 0, 0, 1, 0, 0);
       // Smooth when shrinking; show crisp pixels when zoomed in far enough to see them.
       ctx.imageSmoothingEnabled = vp.scale * vp.dpr < 2;
-      ctx.drawImage(image.source, r.sx, r.sy, r.sw, r.sh, r.dx, r.dy, r.dw, r.dh);
+      const { source, factor: f } = pickLevel(image, vp.scale * vp.dpr);
+      ctx.drawImage(source, r.sx * f, r.sy * f, r.sw * f, r.sh * f, r.dx, r.dy, r.dw, r.dh);
       ctx.restore();
     }
   }
@@ -449,6 +499,13 @@ export class LayeredRenderer {
 
   setImage(image: ImageSource | null): void {
     this.image = image;
+    this.invalidate('base');
+  }
+
+  /** Reduced copies of the image shown (see ImageSource.levels), once they are made. */
+  setImageLevels(levels: readonly ImageLevel[]): void {
+    if (!this.image) return;
+    this.image = { ...this.image, levels };
     this.invalidate('base');
   }
 
