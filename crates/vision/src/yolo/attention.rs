@@ -5,12 +5,18 @@
 //! References: `ultralytics/nn/modules/block.py`; Tian, Ye & Doermann, "YOLOv12:
 //! Attention-Centric Real-Time Object Detectors", arXiv:2502.12524 (2025).
 
-use candle_core::{Module, Result, Tensor};
+use candle_core::{DType, Module, Result, Tensor};
 use candle_nn::VarBuilder;
 use candle_nn::ops::softmax_last_dim;
 
 use super::block::C3k;
 use super::conv::ConvBlock;
+use super::kernels::AttentionOp;
+
+/// Whether [`AttentionOp`] can run on `t` (f32 on the CPU).
+fn cpu_f32(t: &Tensor) -> bool {
+    t.device().is_cpu() && t.dtype() == DType::F32
+}
 
 /// `Attention(dim, num_heads, attn_ratio=0.5)`: multi-head self-attention over all pixels with
 /// short keys (`key_dim = head_dim * attn_ratio`) and a depthwise 3x3 positional encoding of
@@ -43,20 +49,41 @@ impl Attention {
 
 impl Module for Attention {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.forward_plus(x, None)
+    }
+}
+
+impl Attention {
+    /// `forward(x) + residual`, the sum taken in the output projection's pass.
+    fn forward_plus(&self, x: &Tensor, residual: Option<&Tensor>) -> Result<Tensor> {
         let (b, c, h, w) = x.dims4()?;
         let n = h * w;
         let (kd, hd) = (self.key_dim, self.head_dim);
-        let qkv = self.qkv.forward(x)?.reshape((b, self.num_heads, 2 * kd + hd, n))?;
+        let scale = (kd as f64).powf(-0.5);
+        let qkv = self.qkv.forward(x)?;
+        if cpu_f32(&qkv) {
+            let op = AttentionOp {
+                heads: self.num_heads,
+                key_dim: kd,
+                head_dim: hd,
+                area: 1,
+                scale: scale as f32,
+            };
+            let y = qkv.apply_op1_no_bwd(&op)?;
+            let v = qkv.reshape((b, self.num_heads, 2 * kd + hd, n))?.narrow(2, 2 * kd, hd)?;
+            let y = self.pe.forward_add(&v.reshape((b, c, h, w))?, &y)?;
+            return self.proj.forward_plus(&y, residual);
+        }
+        let qkv = qkv.reshape((b, self.num_heads, 2 * kd + hd, n))?;
         let q = qkv.narrow(2, 0, kd)?;
         let k = qkv.narrow(2, kd, kd)?.contiguous()?;
         let v = qkv.narrow(2, 2 * kd, hd)?.contiguous()?;
-        let scale = (kd as f64).powf(-0.5);
         // [b, heads, n, n]: queries along rows, keys along columns.
         let attn = (q * scale)?.transpose(2, 3)?.contiguous()?.matmul(&k)?;
         let attn = softmax_last_dim(&attn)?;
         let y = v.matmul(&attn.transpose(2, 3)?)?.reshape((b, c, h, w))?;
         let y = (y + self.pe.forward(&v.reshape((b, c, h, w))?)?)?;
-        self.proj.forward(&y)
+        self.proj.forward_plus(&y, residual)
     }
 }
 
@@ -80,8 +107,8 @@ impl PsaBlock {
 
 impl Module for PsaBlock {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let x = (x + self.attn.forward(x)?)?;
-        &x + self.ffn1.forward(&self.ffn0.forward(&x)?)?
+        let x = self.attn.forward_plus(x, Some(x))?;
+        self.ffn1.forward_add(&self.ffn0.forward(&x)?, &x)
     }
 }
 
@@ -153,6 +180,13 @@ impl AreaAttention {
 
 impl Module for AreaAttention {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.forward_plus(x, None)
+    }
+}
+
+impl AreaAttention {
+    /// `forward(x) + residual`, the sum taken in the output projection's pass.
+    fn forward_plus(&self, x: &Tensor, residual: Option<&Tensor>) -> Result<Tensor> {
         let (b, _, h, w) = x.dims4()?;
         let (heads, hd, area) = (self.num_heads, self.head_dim, self.area);
         let all = heads * hd;
@@ -161,19 +195,26 @@ impl Module for AreaAttention {
             candle_core::bail!("area attention: {h}x{w} pixels do not split into {area} areas");
         }
         let na = n / area; // pixels per area
+        let scale = (hd as f64).powf(-0.5);
+        let qkv = self.qkv.forward(x)?;
+        if cpu_f32(&qkv) {
+            // Areas are runs of whole pixels, so both y and v keep the [b, all, h, w] order.
+            let op = AttentionOp { heads, key_dim: hd, head_dim: hd, area, scale: scale as f32 };
+            let y = qkv.apply_op1_no_bwd(&op)?;
+            let v = qkv.reshape((b, heads, 3 * hd, n))?.narrow(2, 2 * hd, hd)?.reshape((b, all, h, w))?;
+            return self.proj.forward_plus(&self.pe.forward_add(&v, &y)?, residual);
+        }
         // Ultralytics flattens to [b, n, 3 * all] and folds areas into the batch; the same in
         // channel-first order: [b, 3 * all, area, na] -> [b * area, heads, 3 * hd, na].
-        let qkv = self
-            .qkv
-            .forward(x)?
-            .reshape((b, 3 * all, area, na))?
-            .transpose(1, 2)?
-            .contiguous()?
-            .reshape((b * area, heads, 3 * hd, na))?;
+        let qkv = qkv.reshape((b, 3 * all, area, na))?.transpose(1, 2)?.contiguous()?.reshape((
+            b * area,
+            heads,
+            3 * hd,
+            na,
+        ))?;
         let q = qkv.narrow(2, 0, hd)?;
         let k = qkv.narrow(2, hd, hd)?.contiguous()?;
         let v = qkv.narrow(2, 2 * hd, hd)?.contiguous()?;
-        let scale = (hd as f64).powf(-0.5);
         let attn = (q * scale)?.transpose(2, 3)?.contiguous()?.matmul(&k)?;
         let attn = softmax_last_dim(&attn)?;
         let y = v.matmul(&attn.transpose(2, 3)?)?; // [b * area, heads, hd, na]
@@ -183,7 +224,7 @@ impl Module for AreaAttention {
         };
         let y = unfold(y)?;
         let v = unfold(v)?;
-        self.proj.forward(&(y + self.pe.forward(&v)?)?)
+        self.proj.forward_plus(&(y + self.pe.forward(&v)?)?, residual)
     }
 }
 
@@ -208,8 +249,8 @@ impl ABlock {
 
 impl Module for ABlock {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let x = (x + self.attn.forward(x)?)?;
-        &x + self.mlp1.forward(&self.mlp0.forward(&x)?)?
+        let x = self.attn.forward_plus(x, Some(x))?;
+        self.mlp1.forward_add(&self.mlp0.forward(&x)?, &x)
     }
 }
 
@@ -217,7 +258,7 @@ impl Module for ABlock {
 #[derive(Debug, Clone)]
 enum A2Inner {
     Attention(Vec<ABlock>),
-    C3k(C3k),
+    C3k(Box<C3k>),
 }
 
 impl Module for A2Inner {
@@ -273,7 +314,7 @@ impl A2C2f {
                         .collect::<Result<_>>()?;
                     A2Inner::Attention(blocks)
                 } else {
-                    A2Inner::C3k(C3k::new(hidden, hidden, 2, true, vb)?)
+                    A2Inner::C3k(Box::new(C3k::new(hidden, hidden, 2, true, vb)?))
                 })
             })
             .collect::<Result<_>>()?;

@@ -30,8 +30,8 @@ impl Bottleneck {
 
 impl Module for Bottleneck {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let y = self.cv2.forward(&self.cv1.forward(x)?)?;
-        if self.add { x + y } else { Ok(y) }
+        let y = self.cv1.forward(x)?;
+        if self.add { self.cv2.forward_add(&y, x) } else { self.cv2.forward(&y) }
     }
 }
 

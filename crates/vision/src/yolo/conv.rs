@@ -4,11 +4,14 @@
 //!
 //! Reference: `ultralytics/nn/modules/conv.py` (`Conv`, `DWConv`, `autopad`).
 
-use candle_core::{Module, Result, Tensor};
+use candle_core::{DType, Module, Result, Tensor};
 use candle_nn::VarBuilder;
 
-/// How a convolution is computed; all give the same result as `Tensor::conv2d`, the first two
-/// without its im2col copy (1x1) or its per-group loop (depthwise).
+use super::kernels::{self, Activation, ConvOp};
+
+/// How a convolution is computed off the CPU (or for non-f32 tensors); all give the same result
+/// as `Tensor::conv2d`, the first two without its im2col copy (1x1) or its per-group loop
+/// (depthwise). On the CPU in f32, [`ConvOp`] runs instead.
 #[derive(Debug, Clone)]
 enum Kernel {
     /// 1x1, stride 1, one group: a matrix product. Weight `[c2, c1]`.
@@ -24,9 +27,15 @@ enum Kernel {
 #[derive(Debug, Clone)]
 pub(crate) struct Conv2d {
     kernel: Kernel,
+    /// `[c2, c1 / groups, k, k]`, contiguous (the CPU kernel's operand).
+    weight: Tensor,
     /// `[1, c2, 1, 1]`
     bias: Tensor,
     padding: usize,
+    stride: usize,
+    groups: usize,
+    /// Whether [`ConvOp`] has a kernel for this shape (dense, or depthwise with stride 1).
+    cpu_kernel: bool,
 }
 
 impl Conv2d {
@@ -40,23 +49,67 @@ impl Conv2d {
     ) -> Result<Self> {
         let weight = vb.get((c2, c1 / groups, k, k), "weight")?;
         let bias = vb.get(c2, "bias")?.reshape((1, c2, 1, 1))?;
+        let depthwise = groups == c1 && c1 == c2;
+        let cpu_kernel = groups == 1 || (depthwise && stride == 1);
         let kernel = if k == 1 && stride == 1 && groups == 1 {
             Kernel::Pointwise(weight.reshape((c2, c1))?)
-        } else if stride == 1 && groups == c1 && c1 == c2 {
+        } else if stride == 1 && depthwise {
             let flat = weight.reshape((c2, k * k))?;
             let taps = (0..k * k)
                 .map(|i| flat.narrow(1, i, 1)?.reshape((1, c2, 1, 1)))
                 .collect::<Result<Vec<_>>>()?;
             Kernel::Depthwise { taps, k }
         } else {
-            Kernel::General { weight, stride, groups }
+            Kernel::General { weight: weight.clone(), stride, groups }
         };
-        Ok(Self { kernel, bias, padding: k / 2 })
+        Ok(Self { kernel, weight, bias, padding: k / 2, stride, groups, cpu_kernel })
     }
-}
 
-impl Module for Conv2d {
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    /// The convolution, bias and `act` in one pass on the CPU (f32), candle's ops elsewhere.
+    pub(crate) fn forward_act(&self, x: &Tensor, act: Activation) -> Result<Tensor> {
+        self.forward_fused(x, act, None)
+    }
+
+    /// `act(conv(x) + bias) + residual`, in one pass over the output on the CPU (f32).
+    pub(crate) fn forward_fused(
+        &self,
+        x: &Tensor,
+        act: Activation,
+        residual: Option<&Tensor>,
+    ) -> Result<Tensor> {
+        let on_cpu = x.device().is_cpu() && x.dtype() == DType::F32 && self.weight.dtype() == DType::F32;
+        let residual_ok = residual.is_none_or(|r| r.device().is_cpu() && r.dtype() == DType::F32);
+        if on_cpu && residual_ok && self.cpu_kernel {
+            let packed;
+            let residual = match residual {
+                Some(r) if !r.is_contiguous() => {
+                    packed = r.contiguous()?;
+                    Some(&packed)
+                }
+                other => other,
+            };
+            let op =
+                ConvOp { padding: self.padding, stride: self.stride, groups: self.groups, act, residual };
+            // Channel slices (C2f's split) are read in place; other layouts get packed first.
+            return if kernels::batch_stride(x.layout()).is_some() {
+                x.apply_op3_no_bwd(&self.weight, &self.bias, &op)
+            } else {
+                x.contiguous()?.apply_op3_no_bwd(&self.weight, &self.bias, &op)
+            };
+        }
+        let y = self.forward_ops(x)?;
+        let y = match act {
+            Activation::Identity => y,
+            Activation::Silu => y.silu()?,
+        };
+        match residual {
+            Some(r) => y + r,
+            None => Ok(y),
+        }
+    }
+
+    /// Candle's ops: convolution plus bias.
+    fn forward_ops(&self, x: &Tensor) -> Result<Tensor> {
         let y = match &self.kernel {
             Kernel::Pointwise(weight) => {
                 let (b, c1, h, w) = x.dims4()?;
@@ -86,6 +139,12 @@ impl Module for Conv2d {
             }
         };
         y.broadcast_add(&self.bias)
+    }
+}
+
+impl Module for Conv2d {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.forward_act(x, Activation::Identity)
     }
 }
 
@@ -124,12 +183,25 @@ impl ConvBlock {
     ) -> Result<Self> {
         Ok(Self { conv: Conv2d::new(c1, c2, k, s, groups, vb.pp("conv"))?, act })
     }
+
+    fn activation(&self) -> Activation {
+        if self.act { Activation::Silu } else { Activation::Identity }
+    }
+
+    /// `residual + self.forward(x)`, the sum taken in the convolution's output pass.
+    pub(crate) fn forward_add(&self, x: &Tensor, residual: &Tensor) -> Result<Tensor> {
+        self.forward_plus(x, Some(residual))
+    }
+
+    /// [`ConvBlock::forward_add`] when there is a residual, `forward` otherwise.
+    pub(crate) fn forward_plus(&self, x: &Tensor, residual: Option<&Tensor>) -> Result<Tensor> {
+        self.conv.forward_fused(x, self.activation(), residual)
+    }
 }
 
 impl Module for ConvBlock {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let y = self.conv.forward(x)?;
-        if self.act { y.silu() } else { Ok(y) }
+        self.conv.forward_act(x, self.activation())
     }
 }
 

@@ -18,13 +18,15 @@
 //!
 //! Module map: `config` (yaml tables, channel/depth scaling), `conv` (Conv, DWConv, plain
 //! convolutions, pooling), `block` (Bottleneck, C2f, C3k, C3k2, SPPF), `attention` (C2PSA,
-//! A2C2f), `head` (Detect, Segment, DFL, anchors), `model` (backbone, neck, [`Yolo`]).
+//! A2C2f), `head` (Detect, Segment, DFL, anchors), `model` (backbone, neck, [`Yolo`]), `kernels`
+//! (fused CPU convolution and attention as candle custom ops).
 
 mod attention;
 mod block;
 mod config;
 mod conv;
 mod head;
+mod kernels;
 mod model;
 
 pub use config::{Multiples, YoloConfig};
