@@ -190,23 +190,78 @@ test.describe('on one running server', () => {
 
   const stage = () => page.getByTestId('annotate-stage');
 
-  /** Presses `n` and returns key press → image drawn (ms) and the image's size. */
-  async function switchOnce(): Promise<{ ms: number; image: number; width: number; height: number }> {
+  type Shown = { ms: number; image: number; width: number; height: number };
+
+  /** Runs `act` (a key press) and returns key event → the image it opens drawn (ms), and the image. */
+  async function keyToShown(act: () => Promise<void>): Promise<Shown> {
     await page.evaluate(() => {
       const w = window as unknown as { __keyAt: number };
       w.__keyAt = -1;
       window.addEventListener('keydown', (e) => (w.__keyAt = e.timeStamp), { once: true, capture: true });
       performance.clearMeasures('lacuna:image-shown');
     });
-    await press(page, 'n');
+    await act();
     const handle = await page.waitForFunction(() => {
       const m = performance.getEntriesByName('lacuna:image-shown')[0] as PerformanceMeasure | undefined;
       const keyAt = (window as unknown as { __keyAt: number }).__keyAt;
       if (!m || keyAt < 0) return false;
       const d = m.detail as { image: number; width: number; height: number };
       return { ms: m.startTime + m.duration - keyAt, ...d };
-    }, undefined, { polling: 'raf', timeout: 30_000 });
-    return (await handle.jsonValue()) as { ms: number; image: number; width: number; height: number };
+    }, undefined, { polling: 'raf', timeout: 60_000 });
+    return (await handle.jsonValue()) as Shown;
+  }
+
+  /** Presses `n`: the next image of the queue. */
+  const switchOnce = () => keyToShown(() => press(page, 'n'));
+
+  /** Opens image `id` through the id field (Enter). */
+  async function openById(id: number): Promise<Shown> {
+    await page.getByLabel('Image id').fill(String(id));
+    return keyToShown(() => page.getByLabel('Image id').press('Enter'));
+  }
+
+  /** Starts noting every animation frame's time; returns performance.now(). */
+  function startFrames(): Promise<number> {
+    return page.evaluate(() => {
+      performance.clearMeasures('lacuna:frame');
+      const w = window as unknown as { __raf: number[]; __rafOn: boolean };
+      w.__raf = [];
+      w.__rafOn = true;
+      const tick = (t: number) => {
+        w.__raf.push(t);
+        if (w.__rafOn) requestAnimationFrame(tick);
+      };
+      requestAnimationFrame(tick);
+      return performance.now();
+    });
+  }
+
+  type Frame = { ms: number; base: boolean; overlay: boolean; shapes: number };
+
+  /** Stops noting frames; the app's drawn frames and the intervals between animation frames in [from, to]. */
+  async function framesBetween(from: number, to: number): Promise<{ measures: Frame[]; intervals: number[] }> {
+    return (await page.evaluate(
+      ([a, b]) => {
+        const w = window as unknown as { __raf: number[]; __rafOn: boolean };
+        w.__rafOn = false;
+        const measures = (performance.getEntriesByName('lacuna:frame') as PerformanceMeasure[])
+          .filter((m) => m.startTime >= a && m.startTime <= b)
+          .map((m) => ({ ms: m.duration, ...(m.detail as { base: boolean; overlay: boolean; shapes: number }) }));
+        const raf = w.__raf.filter((t) => t >= a && t <= b);
+        return { measures, intervals: raf.slice(1).map((t, i) => t - raf[i]!) };
+      },
+      [from, to] as const,
+    )) as { measures: Frame[]; intervals: number[] };
+  }
+
+  /** The stored annotations of an image (straight from the API). */
+  async function annotationsOf(image: number): Promise<Array<{ id: number; geometry: { kind: string; x0: number; y0: number; x1: number; y1: number } }>> {
+    const res = await fetch(`${server.url}/api/annotations`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${TOKEN}` },
+      body: JSON.stringify({ image }),
+    });
+    return (await res.json()) as Array<{ id: number; geometry: { kind: string; x0: number; y0: number; x1: number; y1: number } }>;
   }
 
   test('annotate: image switch along the queue', async () => {
@@ -228,22 +283,7 @@ test.describe('on one running server', () => {
     const cold: Array<{ ms: number; width: number; height: number }> = [];
     for (let id = 1000; cold.length < 20 && id > 0; id--) {
       if (seen.has(id)) continue;
-      await page.getByLabel('Image id').fill(String(id));
-      await page.evaluate(() => {
-        const w = window as unknown as { __keyAt: number };
-        w.__keyAt = -1;
-        window.addEventListener('keydown', (e) => (w.__keyAt = e.timeStamp), { once: true, capture: true });
-        performance.clearMeasures('lacuna:image-shown');
-      });
-      await page.getByLabel('Image id').press('Enter');
-      const handle = await page.waitForFunction(() => {
-        const m = performance.getEntriesByName('lacuna:image-shown')[0] as PerformanceMeasure | undefined;
-        const keyAt = (window as unknown as { __keyAt: number }).__keyAt;
-        if (!m || keyAt < 0) return false;
-        const d = m.detail as { image: number; width: number; height: number };
-        return { ms: m.startTime + m.duration - keyAt, ...d };
-      }, undefined, { polling: 'raf', timeout: 30_000 });
-      cold.push((await handle.jsonValue()) as { ms: number; width: number; height: number });
+      cold.push(await openById(id));
       await page.waitForTimeout(DWELL_MS);
     }
     const sizes = [...new Set([...paced, ...backToBack, ...cold].map((s) => `${s.width}x${s.height}`))];
@@ -268,17 +308,7 @@ test.describe('on one running server', () => {
     await page.getByRole('button', { name: 'Box', exact: true }).click();
     await press(page, 'Escape');
     // A box's centre, in page coordinates for the fitted view.
-    const anns = (await page.evaluate(
-      async ([url, token, image]) => {
-        const res = await fetch(`${url}/api/annotations`, {
-          method: 'POST',
-          headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
-          body: JSON.stringify({ image }),
-        });
-        return res.json();
-      },
-      [server.url, TOKEN, BOXES_IMAGE] as const,
-    )) as Array<{ id: number; geometry: { kind: string; x0: number; y0: number; x1: number; y1: number } }>;
+    const anns = await annotationsOf(BOXES_IMAGE);
     const msg = (await page.getByTestId('annotate-message').textContent()) ?? '';
     const m = /^Image \d+: (\d+)×(\d+)/.exec(msg);
     const size = { w: Number(m?.[1]), h: Number(m?.[2]) };
@@ -293,21 +323,10 @@ test.describe('on one running server', () => {
     const target = [...anns].sort((a, b) => (b.geometry.x1 - b.geometry.x0) * (b.geometry.y1 - b.geometry.y0) - (a.geometry.x1 - a.geometry.x0) * (a.geometry.y1 - a.geometry.y0))[0]!;
     const [sx, sy] = at((target.geometry.x0 + target.geometry.x1) / 2, (target.geometry.y0 + target.geometry.y1) / 2);
 
-    await page.evaluate(() => {
-      performance.clearMeasures('lacuna:frame');
-      const w = window as unknown as { __raf: number[]; __rafOn: boolean };
-      w.__raf = [];
-      w.__rafOn = true;
-      const tick = (t: number) => {
-        w.__raf.push(t);
-        if (w.__rafOn) requestAnimationFrame(tick);
-      };
-      requestAnimationFrame(tick);
-    });
     const STEPS = 180;
     await page.mouse.move(sx, sy);
     await page.mouse.down();
-    const dragStart = await page.evaluate(() => performance.now());
+    const dragStart = await startFrames();
     for (let i = 1; i <= STEPS; i++) {
       // 200 px to the right, weaving up and down, one pointer event per step (as fast as the driver sends them).
       const t = i / STEPS;
@@ -316,30 +335,9 @@ test.describe('on one running server', () => {
     await page.mouse.up();
     const dragEnd = await page.evaluate(() => performance.now());
     await page.waitForTimeout(300);
-    const frames = (await page.evaluate(
-      ([from, to]) => {
-        const w = window as unknown as { __raf: number[]; __rafOn: boolean };
-        w.__rafOn = false;
-        const measures = (performance.getEntriesByName('lacuna:frame') as PerformanceMeasure[])
-          .filter((m) => m.startTime >= from && m.startTime <= to)
-          .map((m) => ({ ms: m.duration, ...(m.detail as { base: boolean; overlay: boolean; shapes: number }) }));
-        const raf = w.__raf.filter((t) => t >= from && t <= to);
-        return { measures, intervals: raf.slice(1).map((t, i) => t - raf[i]!) };
-      },
-      [dragStart, dragEnd] as const,
-    )) as { measures: Array<{ ms: number; base: boolean; overlay: boolean; shapes: number }>; intervals: number[] };
+    const frames = await framesBetween(dragStart, dragEnd);
     await expect(page.getByTestId('annotate-save')).toHaveClass(/\bsaved\b/);
-    const after = (await page.evaluate(
-      async ([url, token, image]) => {
-        const res = await fetch(`${url}/api/annotations`, {
-          method: 'POST',
-          headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
-          body: JSON.stringify({ image }),
-        });
-        return res.json();
-      },
-      [server.url, TOKEN, BOXES_IMAGE] as const,
-    )) as Array<{ id: number; geometry: { x0: number; y0: number } }>;
+    const after = await annotationsOf(BOXES_IMAGE);
     const moved = after.filter((a) => {
       const before = anns.find((b) => b.id === a.id);
       return before && (before.geometry.x0 !== a.geometry.x0 || before.geometry.y0 !== a.geometry.y0);
@@ -365,38 +363,12 @@ test.describe('on one running server', () => {
   test('annotate: a 50-megapixel image (open, zoom, pan)', async () => {
     test.skip(!HUGE_IMAGE, 'no 50-megapixel image (LACUNA_HUGE_IMAGE)');
     test.setTimeout(120_000);
-    await page.getByLabel('Image id').fill(String(HUGE_IMAGE));
-    await page.evaluate(() => {
-      const w = window as unknown as { __keyAt: number };
-      w.__keyAt = -1;
-      window.addEventListener('keydown', (e) => (w.__keyAt = e.timeStamp), { once: true, capture: true });
-      performance.clearMeasures('lacuna:image-shown');
-    });
-    await page.getByLabel('Image id').press('Enter');
-    const shown = (await (
-      await page.waitForFunction(() => {
-        const m = performance.getEntriesByName('lacuna:image-shown')[0] as PerformanceMeasure | undefined;
-        const keyAt = (window as unknown as { __keyAt: number }).__keyAt;
-        if (!m || keyAt < 0) return false;
-        return { ms: m.startTime + m.duration - keyAt, ...(m.detail as { width: number; height: number }) };
-      }, undefined, { polling: 'raf', timeout: 60_000 })
-    ).jsonValue()) as { ms: number; width: number; height: number };
+    const shown = await openById(HUGE_IMAGE);
     await page.waitForTimeout(300);
     const box = await page.getByLabel('Image being annotated').boundingBox();
     if (!box) throw new Error('no canvas');
     const [cx, cy] = [box.x + box.width / 2, box.y + box.height / 2];
-    await page.evaluate(() => {
-      performance.clearMeasures('lacuna:frame');
-      const w = window as unknown as { __raf: number[]; __rafOn: boolean };
-      w.__raf = [];
-      w.__rafOn = true;
-      const tick = (t: number) => {
-        w.__raf.push(t);
-        if (w.__rafOn) requestAnimationFrame(tick);
-      };
-      requestAnimationFrame(tick);
-    });
-    const from = await page.evaluate(() => performance.now());
+    const from = await startFrames();
     // Zoom in to the pixels (wheel steps at the centre), pan with the right button, zoom back out.
     await page.mouse.move(cx, cy);
     for (let i = 0; i < 12; i++) await page.mouse.wheel(0, -240);
@@ -406,24 +378,13 @@ test.describe('on one running server', () => {
     for (let i = 0; i < 12; i++) await page.mouse.wheel(0, 240);
     const to = await page.evaluate(() => performance.now());
     await page.waitForTimeout(200);
-    const frames = (await page.evaluate(
-      ([a, b]) => {
-        const w = window as unknown as { __raf: number[]; __rafOn: boolean };
-        w.__rafOn = false;
-        const raf = w.__raf.filter((t) => t >= a && t <= b);
-        return {
-          draws: (performance.getEntriesByName('lacuna:frame') as PerformanceMeasure[]).filter((m) => m.startTime >= a && m.startTime <= b).map((m) => m.duration),
-          intervals: raf.slice(1).map((t, i) => t - raf[i]!),
-        };
-      },
-      [from, to] as const,
-    )) as { draws: number[]; intervals: number[] };
+    const frames = await framesBetween(from, to);
     results.image_50_megapixels = {
       size: `${shown.width}x${shown.height}`,
       megapixels: round((shown.width * shown.height) / 1e6, 1),
       open_by_id_ms: round(shown.ms),
-      zoom_pan_frames: frames.draws.length,
-      draw_ms_per_frame: stats(frames.draws),
+      zoom_pan_frames: frames.measures.length,
+      draw_ms_per_frame: stats(frames.measures.map((f) => f.ms)),
       animation_frame_interval_ms: stats(frames.intervals),
     };
   });
