@@ -1286,6 +1286,23 @@ mod tests {
     }
 
     #[allow(clippy::too_many_arguments)] // shapes and strides of raw kernel operands
+    /// candle's own `conv2d` (padding k / 2) + bias, then the activation: what the kernels must equal.
+    fn reference_conv(
+        x: &Tensor,
+        weight: &Tensor,
+        bias: &Tensor,
+        stride: usize,
+        groups: usize,
+        act: Activation,
+    ) -> Tensor {
+        let (c2, _, k, _) = weight.dims4().expect("weight [c2, c1 / groups, k, k]");
+        let y = x
+            .conv2d(weight, k / 2, stride, 1, groups)
+            .and_then(|y| y.broadcast_add(&bias.reshape((1, c2, 1, 1))?))
+            .expect("reference");
+        if act == Activation::Silu { y.silu().expect("silu") } else { y }
+    }
+
     fn check_conv(
         b: usize,
         c1: usize,
@@ -1302,11 +1319,7 @@ mod tests {
             let bias = tensor(&[c2], seed + 20);
             let op = ConvOp { padding: k / 2, stride, groups, act, residual: None };
             let fast = x.apply_op3_no_bwd(&weight, &bias, &op).expect("custom op");
-            let reference = x
-                .conv2d(&weight, k / 2, stride, 1, groups)
-                .and_then(|y| y.broadcast_add(&bias.reshape((1, c2, 1, 1))?))
-                .expect("reference");
-            let reference = if act == Activation::Silu { reference.silu().expect("silu") } else { reference };
+            let reference = reference_conv(&x, &weight, &bias, stride, groups, act);
             assert_eq!(fast.dims(), reference.dims());
             let diff = relative_diff(&fast, &reference);
             assert!(
@@ -1351,11 +1364,7 @@ mod tests {
             let x = tensor(&[b, c1, h, w], 4);
             let weight = tensor(&[c2, c1, k, k], 5);
             let bias = tensor(&[c2], 6);
-            let reference = x
-                .conv2d(&weight, k / 2, stride, 1, 1)
-                .and_then(|y| y.broadcast_add(&bias.reshape((1, c2, 1, 1))?))
-                .and_then(|y| y.silu())
-                .expect("reference");
+            let reference = reference_conv(&x, &weight, &bias, stride, 1, Activation::Silu);
             let (storage, layout) = x.storage_and_layout();
             let candle_core::Storage::Cpu(storage) = &*storage else { panic!("x is on the CPU") };
             let images = Images::new(storage, layout).expect("images");
