@@ -1285,7 +1285,6 @@ mod tests {
         a.iter().zip(&b).fold(0f32, |m, (x, y)| m.max((x - y).abs())) / scale
     }
 
-    #[allow(clippy::too_many_arguments)] // shapes and strides of raw kernel operands
     /// candle's own `conv2d` (padding k / 2) + bias, then the activation: what the kernels must equal.
     fn reference_conv(
         x: &Tensor,
@@ -1303,6 +1302,7 @@ mod tests {
         if act == Activation::Silu { y.silu().expect("silu") } else { y }
     }
 
+    #[allow(clippy::too_many_arguments)] // one case's shape, spelled out
     fn check_conv(
         b: usize,
         c1: usize,
