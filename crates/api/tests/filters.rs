@@ -8,7 +8,9 @@ use std::sync::Arc;
 use lacuna_api::{CATALOG_FILE, ErrorCode, FixedClock, ImageId, ImageQuery, Project};
 use lacuna_catalog::{Catalog, ConditionClaim, SyntheticRanking};
 
-const NOW: i64 = 1_700_000_000;
+mod common;
+
+use common::NOW;
 
 fn project_with_images(dir: &Path, images: u64) -> Project {
     let mut catalog = Catalog::create(&dir.join(CATALOG_FILE)).expect("catalog");
@@ -114,21 +116,7 @@ fn a_condition_filter_derives_conditions_first_and_agrees_with_coverage() {
 #[test]
 fn class_and_predicted_class_are_resolved_by_name_in_any_case() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut catalog = Catalog::create(&dir.path().join(CATALOG_FILE)).expect("catalog");
-    let root = catalog.upsert_root("/data", NOW).expect("root");
-    catalog.insert_synthetic_images(root, 120, 3, NOW).expect("images");
-    let spec = SyntheticRanking {
-        seed: 3,
-        dim: 8,
-        clusters: 4,
-        labeled: 0,
-        night_share: 0.2,
-        night_labeled_share: 0.0,
-        classes: 3,
-    };
-    catalog.insert_synthetic_ranking(&spec, NOW).expect("run");
-    drop(catalog);
-    let project = Project::open(dir.path(), Arc::new(FixedClock(NOW))).expect("open");
+    let project = common::pre_labeled_project(dir.path(), 120);
 
     // Predicted class: the newest run's unflipped boxes, as `predictions` lists them.
     let predictions = project.predictions(None, Some(0.0), false).expect("predictions");

@@ -2,33 +2,14 @@
 //! key): they become annotations with the right review state and source, are not offered again,
 //! cannot be decided twice, and one undo takes a whole decision back.
 
-use std::sync::Arc;
+use lacuna_api::{AnnotationSource, ErrorCode, ImageId, PredictionDecision, ReviewState};
 
-use lacuna_api::{
-    AnnotationSource, CATALOG_FILE, ErrorCode, FixedClock, ImageId, PredictionDecision, Project, ReviewState,
-};
-use lacuna_catalog::{Catalog, SyntheticRanking};
-
-const NOW: i64 = 1_700_000_000;
+mod common;
 
 #[test]
 fn accept_reject_and_change_class_of_predictions() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut catalog = Catalog::create(&dir.path().join(CATALOG_FILE)).expect("catalog");
-    let root = catalog.upsert_root("/data", NOW).expect("root");
-    catalog.insert_synthetic_images(root, 60, 3, NOW).expect("images");
-    let spec = SyntheticRanking {
-        seed: 3,
-        dim: 8,
-        clusters: 4,
-        labeled: 0,
-        night_share: 0.2,
-        night_labeled_share: 0.0,
-        classes: 3,
-    };
-    catalog.insert_synthetic_ranking(&spec, NOW).expect("run");
-    drop(catalog);
-    let project = Project::open(dir.path(), Arc::new(FixedClock(NOW))).expect("open");
+    let project = common::pre_labeled_project(dir.path(), 60);
 
     // Three images with a prediction above the display threshold.
     let mut offered = Vec::new();
