@@ -4,6 +4,9 @@
 # against `lacuna serve`, and the desktop app in a real window under Xvfb.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# A one-shot run on a clean checkout gains nothing from incremental caches, which are the
+# largest part of target/ (several GB); CI machines can be short of disk.
+if [ "${CI:-}" = true ]; then export CARGO_INCREMENTAL=0; fi
 bash scripts/setup.sh
 bash scripts/setup-python.sh
 export PATH="$HOME/.cargo/bin:$PATH"
