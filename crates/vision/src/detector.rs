@@ -127,6 +127,9 @@ pub struct Detector {
 impl Detector {
     /// Loads weights (ONNX, or safetensors with its card) onto `device` at `precision`.
     pub fn load(path: &Path, device: &Device, precision: Precision) -> Result<Self> {
+        if device.is_cpu() {
+            crate::yolo::kernels::retain_freed_memory();
+        }
         let weights = load_weights(path, device, precision.dtype())?;
         let card = weights.card.clone();
         let cfg = YoloConfig::new(card.family, card.scale, card.task, card.num_classes());

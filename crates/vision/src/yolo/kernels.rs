@@ -293,6 +293,26 @@ unsafe fn gemm_tile(
     }
 }
 
+/// Keeps freed memory in the process instead of handing it back to the kernel, once per
+/// process. A forward allocates and frees the same activation sizes every time; with glibc's
+/// defaults, buffers of a few MB are `mmap`ed or trimmed off the heap when freed, and every page
+/// of the next forward's buffers faults in again (5-8% of a YOLOv12n forward on one core).
+/// Costs the high-water mark of one forward's memory, which stays with the process.
+pub(crate) fn retain_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            // SAFETY: mallopt only changes glibc's allocator parameters; both values are in
+            // range (the mmap threshold is at most 32 MiB on 64-bit).
+            unsafe {
+                libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+                libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
+            }
+        });
+    }
+}
+
 /// The widest vector extension the elementwise loops may use, checked at run time (the build
 /// targets baseline x86-64; `gemm` dispatches the same way).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -414,50 +434,41 @@ fn dense_avx512(
     if pixels == 0 || x.batch == 0 || c2 == 0 {
         return;
     }
-    let direct = g.k == 1 && g.stride == 1 && g.pad == 0;
     let packed = pack_weights(weight, c2, depth);
     let tile = tile_pixels(x.batch, pixels, depth).div_ceil(NR) * NR;
     let tiles = pixels.div_ceil(tile);
     assert_eq!(out.len(), x.batch * c2 * pixels);
     assert!(residual.is_none_or(|r| r.len() == out.len()));
     let dst = SharedOut(out.as_mut_ptr().cast::<f32>());
-    (0..x.batch * tiles).into_par_iter().for_each_init(Vec::new, |columns: &mut Vec<f32>, task| {
-        let (image, start) = (task / tiles, (task % tiles) * tile);
-        let n = tile.min(pixels - start);
-        let input = x.image(image);
-        let (rhs, rhs_rs): (&[f32], usize) = if direct {
-            (&input[start..], pixels)
-        } else {
-            // A row stride that is not a multiple of 64 floats spreads the rows over more
-            // cache sets.
-            let ld =
-                if n.div_ceil(16).is_multiple_of(4) { n.div_ceil(16) * 16 + 16 } else { n.div_ceil(16) * 16 };
-            // No clearing: im2col writes every value the kernel reads.
-            columns.resize(depth * ld, 0.0);
-            im2col(input, x.height, x.width, g, start, n, ld, columns);
-            (columns, ld)
-        };
-        for (block, weights) in packed.chunks_exact(depth * MR).enumerate() {
-            let rows = MR.min(c2 - block * MR);
-            let bias = &bias[block * MR..][..rows];
-            for first in (0..n).step_by(NR) {
-                let cols = NR.min(n - first);
-                // SAFETY: the CPU has AVX-512 (`simd()` chose this path). Reads: `rhs` rows
-                // `0..depth` at stride `rhs_rs`, columns `first..first + cols`, inside the image
-                // (direct: `start + first + cols <= pixels`) or the im2col buffer (`n <= ld`).
-                // Writes: this task alone owns channels `block * MR ..` (`rows`), pixels
-                // `start + first ..` (`cols`) of image `image`, inside `out`; `residual` has
-                // the same length as `out` and is read at the same places.
-                unsafe {
-                    let offset = (image * c2 + block * MR) * pixels + start + first;
-                    let dst = dst.ptr().add(offset);
-                    let residual = residual.map_or(std::ptr::null(), |r| r.as_ptr().add(offset));
-                    let rhs = rhs.as_ptr().add(first);
-                    block_avx512(depth, weights, rhs, rhs_rs, cols, bias, act, residual, dst, pixels);
+    (0..x.batch * tiles).into_par_iter().for_each_init(
+        || (Vec::new(), Vec::new()),
+        |(panels, scratch): &mut (Vec<f32>, Vec<f32>), task| {
+            let (image, start) = (task / tiles, (task % tiles) * tile);
+            let n = tile.min(pixels - start);
+            // No clearing: every value the kernel reads is written.
+            panels.resize(n.div_ceil(NR) * depth * NR, 0.0);
+            im2col_panels(x.image(image), x.height, x.width, g, start, n, scratch, panels);
+            for (block, weights) in packed.chunks_exact(depth * MR).enumerate() {
+                let rows = MR.min(c2 - block * MR);
+                let bias = &bias[block * MR..][..rows];
+                for first in (0..n).step_by(NR) {
+                    let cols = NR.min(n - first);
+                    // SAFETY: the CPU has AVX-512 (`simd()` chose this path). Reads: panel
+                    // `first / NR`, `depth` rows of `NR` values, inside `panels` (`first < n`).
+                    // Writes: this task alone owns channels `block * MR ..` (`rows`), pixels
+                    // `start + first ..` (`cols`) of image `image`, inside `out`; `residual` has
+                    // the same length as `out` and is read at the same places.
+                    unsafe {
+                        let offset = (image * c2 + block * MR) * pixels + start + first;
+                        let dst = dst.ptr().add(offset);
+                        let residual = residual.map_or(std::ptr::null(), |r| r.as_ptr().add(offset));
+                        let rhs = panels.as_ptr().add(first * depth);
+                        block_avx512(depth, weights, rhs, NR, cols, bias, act, residual, dst, pixels);
+                    }
                 }
             }
-        }
-    });
+        },
+    );
 }
 
 /// One `MR x NR` output block: `acc = weights [depth, MR]^T x rhs [depth, cols]`, then
@@ -468,6 +479,9 @@ fn dense_avx512(
 /// The CPU must have AVX-512F; `rhs` must be valid for reads at `p * rhs_rs + j` (`p < depth`,
 /// `j < cols`), `residual` (unless null) for reads and `dst` for the writes above, which no
 /// other thread may touch.
+///
+/// A block of at most 4 or 8 rows (the last one of 16, 32, 64 ... channels) runs a kernel of
+/// that many rows, so no multiply-adds go to padding rows.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma")]
 #[allow(clippy::too_many_arguments)] // shapes and strides of raw kernel operands
@@ -483,15 +497,45 @@ unsafe fn block_avx512(
     dst: *mut f32,
     dst_rs: usize,
 ) {
+    // SAFETY: the caller's contract, passed on unchanged.
+    unsafe {
+        match bias.len() {
+            0..=4 => block_rows::<4>(depth, weights, rhs, rhs_rs, cols, bias, act, residual, dst, dst_rs),
+            5..=8 => block_rows::<8>(depth, weights, rhs, rhs_rs, cols, bias, act, residual, dst, dst_rs),
+            _ => block_rows::<MR>(depth, weights, rhs, rhs_rs, cols, bias, act, residual, dst, dst_rs),
+        }
+    }
+}
+
+/// [`block_avx512`] with `R <= MR` accumulator rows (`bias.len() <= R`); `weights` keeps its
+/// `MR`-wide layout.
+///
+/// # Safety
+/// As [`block_avx512`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+#[allow(clippy::too_many_arguments)] // shapes and strides of raw kernel operands
+unsafe fn block_rows<const R: usize>(
+    depth: usize,
+    weights: &[f32],
+    rhs: *const f32,
+    rhs_rs: usize,
+    cols: usize,
+    bias: &[f32],
+    act: Activation,
+    residual: *const f32,
+    dst: *mut f32,
+    dst_rs: usize,
+) {
     use std::arch::x86_64::{
         __m512, _mm512_add_ps, _mm512_fmadd_ps, _mm512_mask_storeu_ps, _mm512_maskz_loadu_ps, _mm512_set1_ps,
         _mm512_setzero_ps,
     };
-    assert!(weights.len() >= depth * MR && bias.len() <= MR && cols <= NR);
+    assert!(R <= MR && weights.len() >= depth * MR && bias.len() <= R && cols <= NR);
     // Masked loads never touch the columns past `cols`.
     let lanes = |n: usize| if n >= 16 { 0xffff } else { (1u16 << n) - 1 };
     let (mask0, mask1) = (lanes(cols), lanes(cols.saturating_sub(16)));
-    let mut acc: [[__m512; 2]; MR] = [[_mm512_setzero_ps(); 2]; MR];
+    let mut acc: [[__m512; 2]; R] = [[_mm512_setzero_ps(); 2]; R];
     for (p, a) in weights.chunks_exact(MR).take(depth).enumerate() {
         // SAFETY: row `p < depth`, columns `< cols` (the caller's contract).
         let (b0, b1) = unsafe {
@@ -708,6 +752,57 @@ fn im2col_body(
                     }
                 }
             }
+        }
+    }
+}
+
+simd_dispatch! {
+    /// The right-hand side of output pixels `start..start + n` of one `[c, h, w]` image as
+    /// panels of `NR` pixels: value `(r, j)` of the `[c * k * k, n]` im2col matrix at
+    /// `panels[((j / NR) * depth + r) * NR + j % NR]`, so the micro-kernel reads each panel
+    /// front to back. Rows of the plain layout would lie a whole image plane apart for 1x1
+    /// convolutions, and a plane of 160 x 160 (or 80 x 80) floats is a multiple of 4 KiB: every
+    /// row lands in the same few cache sets.
+    fn im2col_panels => im2col_panels_body(
+        image: &[f32], h: usize, w: usize, g: Geometry, start: usize, n: usize, scratch: &mut Vec<f32>,
+        panels: &mut [f32]
+    )
+}
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)] // shapes and strides of raw kernel operands
+fn im2col_panels_body(
+    image: &[f32],
+    h: usize,
+    w: usize,
+    g: Geometry,
+    start: usize,
+    n: usize,
+    scratch: &mut Vec<f32>,
+    panels: &mut [f32],
+) {
+    let plane = h * w;
+    let channels = image.len() / plane.max(1);
+    let taps = g.k * g.k;
+    let depth = channels * taps;
+    assert!(panels.len() >= n.div_ceil(NR) * depth * NR);
+    let mut scatter = |r: usize, row: &[f32]| {
+        for (i, piece) in row.chunks(NR).enumerate() {
+            copy_short(&mut panels[(i * depth + r) * NR..][..piece.len()], piece);
+        }
+    };
+    if g.k == 1 && g.stride == 1 && g.pad == 0 {
+        for c in 0..channels {
+            scatter(c, &image[c * plane + start..][..n]);
+        }
+        return;
+    }
+    // One channel's `k * k` rows at a time through a small buffer that stays in L1.
+    scratch.resize(taps * n, 0.0);
+    for c in 0..channels {
+        im2col_body(&image[c * plane..][..plane], h, w, g, start, n, n, scratch);
+        for t in 0..taps {
+            scatter(c * taps + t, &scratch[t * n..][..n]);
         }
     }
 }

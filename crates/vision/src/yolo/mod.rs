@@ -26,7 +26,7 @@ mod block;
 mod config;
 mod conv;
 mod head;
-mod kernels;
+pub(crate) mod kernels;
 mod model;
 
 pub use config::{Multiples, YoloConfig};
