@@ -126,6 +126,51 @@ pub struct PrelabelSummary {
     pub detections_shown: u64,
     pub elapsed_ms: u64,
     pub rate_images_per_s: f64,
+    /// Where the time went.
+    pub stages: PrelabelStages,
+}
+
+/// Where a pre-label job's time went. The decode threads work in parallel with the model, so
+/// their figures are summed over the threads; the others are the job thread's own (model,
+/// decoding its output, storing, and waiting for decoded images).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct PrelabelStages {
+    pub decode_threads: u32,
+    /// Reading and decoding files (DCT-scaled), summed over the decode threads.
+    pub decode_ms: u64,
+    /// Resizing into the model's letterbox, summed over the decode threads.
+    pub letterbox_ms: u64,
+    /// The model's forward passes (flip TTA included).
+    pub forward_ms: u64,
+    /// Boxes, NMS, masks and embeddings from the model's output.
+    pub postprocess_ms: u64,
+    /// Committing results to the catalog.
+    pub store_ms: u64,
+    /// The job thread waiting for decoded images: how long the model had nothing to do.
+    pub wait_ms: u64,
+    /// CPU time of the whole process (every thread, user + system) during the job.
+    pub cpu_ms: u64,
+    /// Cores available to the process.
+    pub cores: u32,
+    /// `cpu_ms / (elapsed_ms * cores)`: 1.0 when every core was busy all the time; `None`
+    /// where the system does not report process CPU time.
+    pub cpu_utilisation: Option<f64>,
+}
+
+/// Time spent by the decode threads, in nanoseconds (summed over threads).
+#[derive(Debug, Default)]
+struct DecodeClock {
+    decode_ns: std::sync::atomic::AtomicU64,
+    letterbox_ns: std::sync::atomic::AtomicU64,
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn nanos_to_ms(ns: u64) -> u64 {
+    ns / 1_000_000
 }
 
 /// One image on its way to the model.
@@ -281,6 +326,7 @@ impl PrelabelRun {
         on_progress: &mut dyn FnMut(&PrelabelProgress),
     ) -> Result<PrelabelSummary, ApiError> {
         let started = Instant::now();
+        let cpu_started = cpu_time::ProcessTime::try_now().ok();
         let finished = catalog.finished_run_images(self.run)?;
         let filter = ImageFilter { status: Some(ImageStatus::Ok), ..self.filter.clone() };
         let total = catalog.count_images(&filter)?;
@@ -315,15 +361,17 @@ impl PrelabelRun {
                 .spawn(move || feed(&catalog_path, now, &filter, &finished, &path_tx, &cancel))
                 .map_err(|e| ApiError::internal(format!("could not start the feeder: {e}")))?
         };
+        let decode_clock = Arc::new(DecodeClock::default());
         let mut decoders = Vec::with_capacity(threads);
         for i in 0..threads {
             let path_rx = path_rx.clone();
             let prep_tx = prep_tx.clone();
             let cancel = Arc::clone(&self.cancel);
+            let clock = Arc::clone(&decode_clock);
             decoders.push(
                 std::thread::Builder::new()
                     .name(format!("lacuna-decode-{i}"))
-                    .spawn(move || decode_loop(&path_rx, &prep_tx, size, &cancel))
+                    .spawn(move || decode_loop(&path_rx, &prep_tx, size, &cancel, &clock))
                     .map_err(|e| ApiError::internal(format!("could not start a decode thread: {e}")))?,
             );
         }
@@ -344,7 +392,10 @@ impl PrelabelRun {
         let mut problems: Vec<RunProblem> = Vec::new();
         let mut disconnected = false;
         while !disconnected {
-            match prep_rx.recv_timeout(Duration::from_millis(200)) {
+            let waiting = Instant::now();
+            let received = prep_rx.recv_timeout(Duration::from_millis(200));
+            counts.wait += waiting.elapsed();
+            match received {
                 Ok(Prepared { image, outcome: Ok((input, letterbox)) }) => {
                     pixels.extend_from_slice(&input);
                     batch.push((image, letterbox));
@@ -381,6 +432,20 @@ impl PrelabelRun {
             return Err(err);
         }
         let elapsed = started.elapsed();
+        let cpu = cpu_started.map(|t| t.elapsed());
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let stages = PrelabelStages {
+            decode_threads: u32::try_from(threads).unwrap_or(u32::MAX),
+            decode_ms: nanos_to_ms(decode_clock.decode_ns.load(Ordering::Relaxed)),
+            letterbox_ms: nanos_to_ms(decode_clock.letterbox_ns.load(Ordering::Relaxed)),
+            forward_ms: millis(counts.forward),
+            postprocess_ms: millis(counts.postprocess),
+            store_ms: millis(counts.store),
+            wait_ms: millis(counts.wait),
+            cpu_ms: cpu.map_or(0, millis),
+            cores: u32::try_from(cores).unwrap_or(u32::MAX),
+            cpu_utilisation: cpu.map(|c| c.as_secs_f64() / (elapsed.as_secs_f64().max(1e-9) * cores as f64)),
+        };
         let status = if self.cancel.load(Ordering::SeqCst) {
             PrelabelStatus::Cancelled
         } else if counts.problems > 0 {
@@ -400,6 +465,7 @@ impl PrelabelRun {
             detections_shown: counts.detections_shown,
             elapsed_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
             rate_images_per_s: counts.images_done as f64 / elapsed.as_secs_f64().max(1e-9),
+            stages,
         })
     }
 
@@ -417,12 +483,14 @@ impl PrelabelRun {
         let mut results = Vec::with_capacity(batch.len());
         if !batch.is_empty() {
             let letterboxes: Vec<Letterbox> = batch.iter().map(|(_, lb)| *lb).collect();
-            let started = Instant::now();
-            let found = self
+            let (found, timings) = self
                 .detector
-                .detect(pixels, &letterboxes, options, self.request.flip_tta)
+                .detect_timed(pixels, &letterboxes, options, self.request.flip_tta)
                 .map_err(vision_error)?;
-            let per_image_ms = started.elapsed().as_secs_f32() * 1000.0 / batch.len() as f32;
+            counts.forward += timings.forward;
+            counts.postprocess += timings.postprocess;
+            let per_image_ms =
+                (timings.forward + timings.postprocess).as_secs_f32() * 1000.0 / batch.len() as f32;
             for ((image, _), found) in batch.iter().zip(found) {
                 counts.detections_shown +=
                     found.detections.iter().filter(|d| d.score >= options.display_threshold).count() as u64;
@@ -440,7 +508,9 @@ impl PrelabelRun {
                 });
             }
         }
+        let storing = Instant::now();
         catalog.store_run_results(self.run, &results, problems)?;
+        counts.store += storing.elapsed();
         counts.images_done += results.len() as u64;
         counts.problems += problems.len() as u64;
         Ok(())
@@ -468,6 +538,10 @@ struct Counts {
     images_done: u64,
     problems: u64,
     detections_shown: u64,
+    forward: Duration,
+    postprocess: Duration,
+    store: Duration,
+    wait: Duration,
 }
 
 impl Counts {
@@ -518,14 +592,27 @@ fn feed(
     }
 }
 
-fn decode_loop(rx: &Receiver<(ImageId, PathBuf)>, tx: &Sender<Prepared>, size: u32, cancel: &AtomicBool) {
+fn decode_loop(
+    rx: &Receiver<(ImageId, PathBuf)>,
+    tx: &Sender<Prepared>,
+    size: u32,
+    cancel: &AtomicBool,
+    clock: &DecodeClock,
+) {
     let plane = 3 * (size as usize).pow(2);
+    let add = |counter: &std::sync::atomic::AtomicU64, since: Instant| {
+        counter.fetch_add(u64::try_from(since.elapsed().as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
+    };
     for (image, path) in rx {
         if cancel.load(Ordering::Relaxed) {
             continue;
         }
         let display = path.to_string_lossy().into_owned();
-        let outcome = lacuna_ingest::decode_for_model(&path, &display, size, u64::MAX)
+        let decoding = Instant::now();
+        let decoded = lacuna_ingest::decode_for_model(&path, &display, size, u64::MAX);
+        add(&clock.decode_ns, decoding);
+        let letterboxing = Instant::now();
+        let outcome = decoded
             .map(|pixels| {
                 let mut input = vec![0f32; plane];
                 let lb = lacuna_vision::letterbox_into(
@@ -539,6 +626,7 @@ fn decode_loop(rx: &Receiver<(ImageId, PathBuf)>, tx: &Sender<Prepared>, size: u
                 (input, lb.with_image_size(pixels.full_width_px, pixels.full_height_px))
             })
             .map_err(|p| p.message);
+        add(&clock.letterbox_ns, letterboxing);
         if tx.send(Prepared { image, outcome }).is_err() {
             return;
         }

@@ -13,6 +13,8 @@
 //! - `queue`: the ranking functions on generated in-memory data (1,000,000 images).
 //! - `queue-catalog`: the queue and coverage through the API on a generated 1,000,000-image
 //!   catalog (first ranking, full recomputation, coverage, incremental update, proof at scale).
+//! - `prelabel`: the whole pre-label job over generated 1920x1080 JPEGs against the bare model
+//!   forward at the same batch size (same process); time per stage and CPU utilisation.
 //! - `ui-project`: the 100,000-image project the UI benchmark measures (scripts/bench-ui.sh).
 //! - `gen-jpegs`: just write the generated folder.
 //!
@@ -22,6 +24,7 @@
 mod catalog_bench;
 mod export_bench;
 mod import_bench;
+mod prelabel_bench;
 mod queue_bench;
 mod queue_catalog_bench;
 mod synth;
@@ -84,6 +87,9 @@ enum Cmd {
         /// ONNX exports to compare (default: the default YOLOv12n).
         #[arg(long = "model")]
         models: Vec<PathBuf>,
+        /// candle precisions to time (f32, bf16, f16); onnxruntime runs the f32 file.
+        #[arg(long, value_delimiter = ',', default_value = "f32")]
+        precisions: Vec<String>,
         #[arg(long, value_delimiter = ',', default_value = "640")]
         sizes: Vec<usize>,
         #[arg(long, value_delimiter = ',', default_value = "1,8")]
@@ -95,6 +101,22 @@ enum Cmd {
         /// Python with onnxruntime (scripts/setup-python.sh makes .venv).
         #[arg(long, default_value = ".venv/bin/python")]
         python: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The pre-label job end to end vs the bare forward; time per stage, CPU utilisation.
+    Prelabel {
+        /// Folder of JPEGs (generated when missing); default bench-data/prelabel-1080p-<images>.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        #[arg(long, default_value_t = 96)]
+        images: usize,
+        #[arg(long, default_value = "models/yolov12n.onnx")]
+        model: PathBuf,
+        #[arg(long, default_value_t = 8)]
+        batch: usize,
+        #[arg(long, default_value_t = 3)]
+        repeats: usize,
         #[arg(long)]
         json: bool,
     },
@@ -219,9 +241,12 @@ fn main() -> anyhow::Result<()> {
             };
             import_bench::run(&dir, repeats.max(1), json)
         }
-        Cmd::Vision { models, sizes, batches, threads, repeats, python, json } => {
+        Cmd::Vision { models, precisions, sizes, batches, threads, repeats, python, json } => {
             let models = if models.is_empty() { vec![PathBuf::from("models/yolov12n.onnx")] } else { models };
-            vision_bench::run(&models, &sizes, &batches, &threads, repeats.max(1), &python, json)
+            vision_bench::run(&models, &precisions, &sizes, &batches, &threads, repeats.max(1), &python, json)
+        }
+        Cmd::Prelabel { dir, images, model, batch, repeats, json } => {
+            prelabel_bench::run(dir, images, &model, batch.max(1), repeats.max(1), json)
         }
         Cmd::VisionCandle { model, size, batch, repeats, precision } => {
             let timing = vision_bench::candle_once(&model, size, batch, repeats.max(1), &precision)?;

@@ -23,6 +23,8 @@ pub struct Timing {
 #[derive(Debug, Serialize)]
 struct Case {
     model: String,
+    /// candle's precision (onnxruntime always runs the f32 file).
+    precision: String,
     size_px: usize,
     batch: usize,
     threads: usize,
@@ -74,12 +76,14 @@ fn candle_child(
     batch: usize,
     threads: usize,
     repeats: usize,
+    precision: &str,
 ) -> anyhow::Result<Timing> {
     let exe = std::env::current_exe()?;
     let out = Command::new(exe)
         .args(["vision-candle", "--model"])
         .arg(model)
         .args(["--size", &size.to_string(), "--batch", &batch.to_string(), "--repeats", &repeats.to_string()])
+        .args(["--precision", precision])
         .env("RAYON_NUM_THREADS", threads.to_string())
         .output()
         .context("running the candle child")?;
@@ -121,8 +125,10 @@ fn ort_child(
     ))
 }
 
+#[allow(clippy::too_many_arguments)] // the command line's lists, spelled out
 pub fn run(
     models: &[PathBuf],
+    precisions: &[String],
     sizes: &[usize],
     batches: &[usize],
     threads: &[usize],
@@ -136,22 +142,29 @@ pub fn run(
             for &batch in batches {
                 for &t in threads {
                     eprintln!("{} size {size} batch {batch} threads {t}", model.display());
-                    let candle = candle_child(model, size, batch, t, repeats)?;
+                    // candle at each precision, then onnxruntime (f32) right after.
+                    let candles = precisions
+                        .iter()
+                        .map(|p| candle_child(model, size, batch, t, repeats, p))
+                        .collect::<anyhow::Result<Vec<_>>>()?;
                     let (ort, note) = ort_child(python, model, size, batch, t, repeats)?;
-                    let ratio = ort.as_ref().map(|o| candle.median_ms / o.median_ms);
-                    cases.push(Case {
-                        model: model
-                            .file_name()
-                            .map(|n| n.to_string_lossy().into_owned())
-                            .unwrap_or_default(),
-                        size_px: size,
-                        batch,
-                        threads: t,
-                        candle,
-                        onnxruntime: ort,
-                        ratio,
-                        note,
-                    });
+                    for (precision, candle) in precisions.iter().zip(candles) {
+                        let ratio = ort.as_ref().map(|o| candle.median_ms / o.median_ms);
+                        cases.push(Case {
+                            model: model
+                                .file_name()
+                                .map(|n| n.to_string_lossy().into_owned())
+                                .unwrap_or_default(),
+                            precision: precision.clone(),
+                            size_px: size,
+                            batch,
+                            threads: t,
+                            candle,
+                            onnxruntime: ort.clone(),
+                            ratio,
+                            note: note.clone(),
+                        });
+                    }
                 }
             }
         }
@@ -161,18 +174,19 @@ pub fn run(
         return Ok(());
     }
     println!(
-        "candle vs onnxruntime (CPU, median of {repeats}; ratio = candle latency / onnxruntime latency)"
+        "candle vs onnxruntime f32 (CPU, median of {repeats}; ratio = candle latency / onnxruntime latency)"
     );
     println!(
-        "{:<22} {:>5} {:>5} {:>7} {:>12} {:>12} {:>10} {:>10} {:>7}",
-        "model", "size", "batch", "threads", "candle ms", "ort ms", "candle i/s", "ort i/s", "ratio"
+        "{:<22} {:>5} {:>5} {:>5} {:>7} {:>12} {:>12} {:>10} {:>10} {:>7}",
+        "model", "prec", "size", "batch", "threads", "candle ms", "ort ms", "candle i/s", "ort i/s", "ratio"
     );
     for c in &cases {
         let (ort_ms, ort_ips) =
             c.onnxruntime.as_ref().map_or((f64::NAN, f64::NAN), |o| (o.median_ms, o.images_per_s));
         println!(
-            "{:<22} {:>5} {:>5} {:>7} {:>12.1} {:>12.1} {:>10.2} {:>10.2} {:>7.2}{}",
+            "{:<22} {:>5} {:>5} {:>5} {:>7} {:>12.1} {:>12.1} {:>10.2} {:>10.2} {:>7.2}{}",
             c.model,
+            c.precision,
             c.size_px,
             c.batch,
             c.threads,

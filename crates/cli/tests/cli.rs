@@ -639,6 +639,20 @@ mod prelabel {
         assert_eq!(summary["status"], "finished", "{summary}");
         assert_eq!(summary["images_done"], 4, "{summary}");
         assert_eq!(summary["model"], "yolov12n", "{summary}");
+        // Where the time went: every stage that ran took time, the model thread's stages fit
+        // in the job's wall time, and the process's CPU time is reported.
+        let stages = &summary["stages"];
+        let ms = |key: &str| stages[key].as_u64().unwrap_or_else(|| panic!("stages.{key}: {summary}"));
+        let elapsed = summary["elapsed_ms"].as_u64().expect("elapsed_ms");
+        assert!(ms("forward_ms") > 0 && ms("decode_ms") > 0, "{stages}");
+        assert!(
+            ms("forward_ms") + ms("postprocess_ms") + ms("store_ms") + ms("wait_ms") <= elapsed + 1,
+            "{stages} in {elapsed} ms"
+        );
+        assert!(ms("decode_threads") >= 1 && ms("cores") >= 1, "{stages}");
+        let busy = stages["cpu_utilisation"].as_f64().expect("cpu_utilisation");
+        assert!(busy > 0.0 && busy <= 1.05, "{stages}");
+        assert!(ms("cpu_ms") > 0, "{stages}");
 
         let predictions = lacuna.json(&["predictions", "--json"], 0);
         let boxes = predictions.as_array().expect("array");

@@ -2,6 +2,7 @@
 //! goes from letterboxed batches to detections and embeddings.
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
@@ -11,7 +12,7 @@ use crate::masks::{Prototypes, instance_mask};
 use crate::postprocess::{Detection, PostprocessOptions, detections_from_output};
 use crate::preprocess::Letterbox;
 use crate::weights::load_weights;
-use crate::yolo::{Yolo, YoloConfig};
+use crate::yolo::{CpuMultiply, Yolo, YoloConfig};
 use crate::{ModelCard, Task};
 
 /// Number precision of the weights and activations.
@@ -114,6 +115,15 @@ pub struct ImageDetections {
     pub embedding: Vec<f32>,
 }
 
+/// Where one [`Detector::detect_timed`] call spent its time (flip TTA included).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct DetectTimings {
+    /// The model: input upload, forward, waiting for the device.
+    pub forward: Duration,
+    /// Reading the outputs back, boxes, NMS, masks and embeddings.
+    pub postprocess: Duration,
+}
+
 /// A model ready to run.
 #[derive(Debug)]
 pub struct Detector {
@@ -122,6 +132,9 @@ pub struct Detector {
     weights_hash: String,
     device: Device,
     precision: Precision,
+    /// The tensors' dtype: the precision's, except bf16 on a CPU with bf16 dot products, which
+    /// keeps f32 tensors and multiplies in bf16 inside the convolutions.
+    dtype: DType,
 }
 
 impl Detector {
@@ -130,13 +143,27 @@ impl Detector {
         if device.is_cpu() {
             crate::yolo::kernels::retain_freed_memory();
         }
-        let weights = load_weights(path, device, precision.dtype())?;
+        // bf16 on the CPU: candle has no bf16 convolution there, so where the CPU has bf16 dot
+        // products the tensors stay f32 and the convolution kernels round and multiply in bf16.
+        let (dtype, multiply) =
+            if device.is_cpu() && precision == Precision::Bf16 && CpuMultiply::bf16_available() {
+                (DType::F32, CpuMultiply::Bf16)
+            } else {
+                (precision.dtype(), CpuMultiply::F32)
+            };
+        let weights = load_weights(path, device, dtype)?;
         let card = weights.card.clone();
         let cfg = YoloConfig::new(card.family, card.scale, card.task, card.num_classes());
-        let vb = VarBuilder::from_tensors(weights.tensors, precision.dtype(), device);
-        let model = Yolo::new(&cfg, vb)?;
-        let detector =
-            Self { model, card, weights_hash: weights.weights_hash, device: device.clone(), precision };
+        let vb = VarBuilder::from_tensors(weights.tensors, dtype, device);
+        let model = Yolo::with_cpu_multiply(&cfg, vb, multiply)?;
+        let detector = Self {
+            model,
+            card,
+            weights_hash: weights.weights_hash,
+            device: device.clone(),
+            precision,
+            dtype,
+        };
         if precision != Precision::F32 {
             detector.check_precision_runs()?;
         }
@@ -149,7 +176,7 @@ impl Detector {
     fn check_precision_runs(&self) -> Result<()> {
         // 4 strides: every level's feature map splits into the area attention's 4 areas.
         let side = self.card.input_size_px.min(4 * self.card.stride_px) as usize;
-        let dtype = self.precision.dtype();
+        let dtype = self.dtype;
         let run = || -> candle_core::Result<()> {
             let x = Tensor::zeros((1, 3, side, side), dtype, &self.device)?;
             let output = self.model.forward(&x)?;
@@ -192,8 +219,8 @@ impl Detector {
     /// Runs the network alone on a batch of `batch` planar images (no post-processing), for
     /// benchmarks against other runtimes; returns the raw output's shape.
     pub fn forward_only(&self, pixels: &[f32], batch: usize, size_px: usize) -> Result<Vec<usize>> {
-        let input = Tensor::from_slice(pixels, (batch, 3, size_px, size_px), &self.device)?
-            .to_dtype(self.precision.dtype())?;
+        let input =
+            Tensor::from_slice(pixels, (batch, 3, size_px, size_px), &self.device)?.to_dtype(self.dtype)?;
         let output = self.model.forward(&input)?;
         // Copying the result out makes sure the work is done (lazy devices).
         let dims = output.predictions.dims().to_vec();
@@ -210,6 +237,24 @@ impl Detector {
         options: &PostprocessOptions,
         flip_tta: bool,
     ) -> Result<Vec<ImageDetections>> {
+        Ok(self.detect_timed(pixels, letterboxes, options, flip_tta)?.0)
+    }
+
+    /// [`Detector::detect`], also saying how long the model and the decoding of its output
+    /// took.
+    pub fn detect_timed(
+        &self,
+        pixels: &[f32],
+        letterboxes: &[Letterbox],
+        options: &PostprocessOptions,
+        flip_tta: bool,
+    ) -> Result<(Vec<ImageDetections>, DetectTimings)> {
+        let mut timings = DetectTimings::default();
+        let mut clock = Instant::now();
+        let mut lap = |into: &mut Duration| {
+            *into += clock.elapsed();
+            clock = Instant::now();
+        };
         let size = self.input_size_px() as usize;
         let batch = letterboxes.len();
         if pixels.len() != batch * 3 * size * size {
@@ -222,9 +267,11 @@ impl Detector {
                 ),
             });
         }
-        let input = Tensor::from_slice(pixels, (batch, 3, size, size), &self.device)?
-            .to_dtype(self.precision.dtype())?;
+        let input = Tensor::from_slice(pixels, (batch, 3, size, size), &self.device)?.to_dtype(self.dtype)?;
         let output = self.model.forward(&input)?;
+        // GPUs run asynchronously: wait, so that the forward's time is not counted as decoding.
+        self.device.synchronize()?;
+        lap(&mut timings.forward);
         let mut results = self.decode(&output.predictions, letterboxes, options, false)?;
         if let Some(protos) = &output.protos {
             let (_, num_masks, height, width) = protos.dims4()?;
@@ -242,17 +289,21 @@ impl Detector {
         for (result, embedding) in results.iter_mut().zip(embeddings) {
             result.embedding = embedding;
         }
+        lap(&mut timings.postprocess);
         if flip_tta {
             let reversed: Vec<u32> = (0..size as u32).rev().collect();
             let index = Tensor::from_vec(reversed, size, &self.device)?;
             let flipped_input = input.index_select(&index, 3)?;
             let flipped_output = self.model.forward(&flipped_input)?;
+            self.device.synchronize()?;
+            lap(&mut timings.forward);
             let flipped = self.decode(&flipped_output.predictions, letterboxes, options, true)?;
             for (result, f) in results.iter_mut().zip(flipped) {
                 result.flipped = f.detections;
             }
+            lap(&mut timings.postprocess);
         }
-        Ok(results)
+        Ok((results, timings))
     }
 
     fn decode(

@@ -24,7 +24,7 @@ pub use card::{
     DEFAULT_INPUT_SIZE_PX, DEFAULT_STRIDE_PX, Family, ModelCard, Scale, Task, metadata_keys,
     parse_class_names, sidecar_card_path,
 };
-pub use detector::{Detector, ImageDetections, Precision, parse_device};
+pub use detector::{DetectTimings, Detector, ImageDetections, Precision, parse_device};
 pub use error::{Result, VisionError};
 pub use masks::{InstanceMask, Prototypes, instance_mask};
 pub use onnx::OnnxModel;
@@ -33,4 +33,4 @@ pub use preprocess::{Letterbox, PAD_VALUE, letterbox_into};
 pub use weights::{
     LoadedWeights, ULTRALYTICS_BN_EPS, check_shapes, fold_batch_norm, head_class_count, load_weights,
 };
-pub use yolo::{LayerTiming, Multiples, Yolo, YoloConfig, YoloOutput};
+pub use yolo::{CpuMultiply, LayerTiming, Multiples, Yolo, YoloConfig, YoloOutput};

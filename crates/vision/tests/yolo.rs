@@ -423,8 +423,8 @@ mod detector {
 
     use candle_core::{DType, Tensor};
     use lacuna_vision::{
-        Detection, Detector, Family, ImageDetections, Letterbox, ModelCard, PostprocessOptions, Precision,
-        Scale, Task, VisionError, Yolo, YoloConfig, detections_from_output, iou,
+        CpuMultiply, Detection, Detector, Family, ImageDetections, Letterbox, ModelCard, PostprocessOptions,
+        Precision, Scale, Task, VisionError, Yolo, YoloConfig, detections_from_output, iou,
     };
 
     use super::{CPU, fixture, max_abs_diff, onnxruntime_output0, python_with_onnxruntime, rows};
@@ -666,7 +666,9 @@ mod detector {
     /// The default model at f16 and bf16 on the CPU: either it runs and stays close to f32 (the
     /// shown detections: same classes, scores within 0.02), or loading refuses with a message
     /// naming the precision and suggesting f32. Measured (docs/models.md, "Reduced precision"):
-    /// f16 runs; candle 0.11's CPU backend has no bf16 convolution, so bf16 is refused.
+    /// f16 runs in candle's f16 ops; bf16 runs in the fused kernels' bf16 dot products where the
+    /// CPU has AVX512_BF16, and is refused elsewhere (candle 0.11's CPU backend has no bf16
+    /// convolution).
     #[test]
     fn half_precision_stays_close_to_f32() {
         let Some(onnx) = default_model() else { return };
@@ -677,19 +679,29 @@ mod detector {
         let (pixels, letterboxes) = batch_of(&photos, size as u32);
         let options = PostprocessOptions::default();
         let expected = reference.detect(&pixels, &letterboxes, &options, false).expect("detect at f32");
-        let raw = |dtype: DType| -> Tensor {
+        // The raw output as the detector computes it: bf16 on a CPU with bf16 dot products
+        // keeps f32 tensors and multiplies in bf16 inside the convolutions.
+        let raw = |precision: Precision| -> Tensor {
+            let bf16_kernels = precision == Precision::Bf16 && CpuMultiply::bf16_available();
+            let (dtype, multiply) = match precision {
+                Precision::F32 => (DType::F32, CpuMultiply::F32),
+                Precision::F16 => (DType::F16, CpuMultiply::F32),
+                Precision::Bf16 if bf16_kernels => (DType::F32, CpuMultiply::Bf16),
+                Precision::Bf16 => (DType::BF16, CpuMultiply::F32),
+            };
             let weights = lacuna_vision::load_weights(&onnx, CPU, dtype).expect("load weights");
             let cfg = YoloConfig::new(card.family, card.scale, card.task, nc);
-            let model = Yolo::new(&cfg, weights.var_builder(dtype, CPU)).expect("build");
+            let model =
+                Yolo::with_cpu_multiply(&cfg, weights.var_builder(dtype, CPU), multiply).expect("build");
             let x = Tensor::from_slice(&pixels, (photos.len(), 3, size, size), CPU)
                 .and_then(|x| x.to_dtype(dtype))
                 .expect("input tensor");
             let y = model.forward(&x).expect("forward").predictions;
             y.to_dtype(DType::F32).expect("to f32")
         };
-        let raw_f32 = raw(DType::F32);
+        let raw_f32 = raw(Precision::F32);
 
-        for (precision, dtype) in [(Precision::F16, DType::F16), (Precision::Bf16, DType::BF16)] {
+        for precision in [Precision::F16, Precision::Bf16] {
             let name = precision.as_str();
             let started = Instant::now();
             let detector = match Detector::load(&onnx, CPU, precision) {
@@ -710,7 +722,7 @@ mod detector {
             let results: Vec<ImageDetections> =
                 detector.detect(&pixels, &letterboxes, &options, false).expect("detect at reduced precision");
             let detect_s = started.elapsed().as_secs_f32();
-            let ours = raw(dtype);
+            let ours = raw(precision);
             let boxes = max_abs_diff(&rows(&ours, 0, 4), &rows(&raw_f32, 0, 4));
             let scores = max_abs_diff(&rows(&ours, 4, nc), &rows(&raw_f32, 4, nc));
             // The same at the anchors that matter: those whose best f32 class score is shown.

@@ -36,6 +36,10 @@ pub(crate) struct Conv2d {
     groups: usize,
     /// Whether [`ConvOp`] has a kernel for this shape (dense, or depthwise with stride 1).
     cpu_kernel: bool,
+    /// The CPU kernel multiplies in bf16 (the model was built for [`kernels::CpuMultiply::Bf16`]).
+    bf16: bool,
+    /// The weights in the CPU kernels' layout, packed at the first forward.
+    packed: std::sync::Arc<kernels::PackedWeights>,
 }
 
 impl Conv2d {
@@ -62,7 +66,18 @@ impl Conv2d {
         } else {
             Kernel::General { weight: weight.clone(), stride, groups }
         };
-        Ok(Self { kernel, weight, bias, padding: k / 2, stride, groups, cpu_kernel })
+        let bf16 = groups == 1 && kernels::building_multiply() == kernels::CpuMultiply::Bf16;
+        Ok(Self {
+            kernel,
+            weight,
+            bias,
+            padding: k / 2,
+            stride,
+            groups,
+            cpu_kernel,
+            bf16,
+            packed: Default::default(),
+        })
     }
 
     /// The convolution, bias and `act` in one pass on the CPU (f32), candle's ops elsewhere.
@@ -88,8 +103,15 @@ impl Conv2d {
                 }
                 other => other,
             };
-            let op =
-                ConvOp { padding: self.padding, stride: self.stride, groups: self.groups, act, residual };
+            let op = ConvOp {
+                padding: self.padding,
+                stride: self.stride,
+                groups: self.groups,
+                act,
+                residual,
+                bf16: self.bf16,
+                packed: Some(&self.packed),
+            };
             // Channel slices (C2f's split) are read in place; other layouts get packed first.
             return if kernels::batch_stride(x.layout()).is_some() {
                 x.apply_op3_no_bwd(&self.weight, &self.bias, &op)

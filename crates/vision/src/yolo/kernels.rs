@@ -27,6 +27,8 @@
 use std::mem::MaybeUninit;
 
 use candle_core::backend::BackendStorage;
+mod bf16;
+
 use candle_core::{CpuStorage, CustomOp1, CustomOp3, Layout, Result, Shape, Tensor, bail};
 use gemm::Parallelism;
 use rayon::prelude::*;
@@ -55,6 +57,57 @@ pub(crate) struct ConvOp<'a> {
     /// Added to the output in the same pass (a residual connection); read through its own
     /// storage lock, as candle's custom ops take at most three operands.
     pub(crate) residual: Option<&'a Tensor>,
+    /// Dense convolutions multiply in bf16 (f32 sums) where the CPU has AVX512_BF16.
+    pub(crate) bf16: bool,
+    /// Where the weights packed for the micro-kernels are kept between calls (`None`: pack
+    /// for this call only).
+    pub(crate) packed: Option<&'a PackedWeights>,
+}
+
+/// A convolution's weights in the micro-kernels' layouts, packed on first use and kept: the
+/// weights never change after loading, and packing them every forward cost 5-10% at 320 px.
+#[derive(Debug, Default)]
+pub(crate) struct PackedWeights {
+    f32: std::sync::OnceLock<Vec<f32>>,
+    bf16: std::sync::OnceLock<Vec<u32>>,
+}
+
+/// How the CPU kernels multiply in the dense convolutions of a model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CpuMultiply {
+    /// f32 products and sums.
+    #[default]
+    F32,
+    /// bf16 weights and inputs, f32 sums (AVX512_BF16 dot products); f32 where the CPU lacks
+    /// the instruction. Activations and everything else stay f32.
+    Bf16,
+}
+
+impl CpuMultiply {
+    /// Whether this CPU runs `Bf16` as bf16 (otherwise it runs as `F32`).
+    pub fn bf16_available() -> bool {
+        bf16::available()
+    }
+}
+
+thread_local! {
+    /// The multiply of the model being built on this thread (see [`building_with`]).
+    static BUILDING: std::cell::Cell<CpuMultiply> = const { std::cell::Cell::new(CpuMultiply::F32) };
+}
+
+/// Runs `build` with `multiply` as what [`building_multiply`] answers on this thread, so that
+/// every convolution of a model picks it up without threading it through each block's
+/// constructor.
+pub(crate) fn building_with<T>(multiply: CpuMultiply, build: impl FnOnce() -> T) -> T {
+    let before = BUILDING.with(|b| b.replace(multiply));
+    let built = build();
+    BUILDING.with(|b| b.set(before));
+    built
+}
+
+/// The multiply of the model being built (F32 outside [`building_with`]).
+pub(crate) fn building_multiply() -> CpuMultiply {
+    BUILDING.with(std::cell::Cell::get)
 }
 
 /// The stride between images of a `[b, c, h, w]` layout whose channel planes are packed
@@ -197,7 +250,8 @@ impl CustomOp3 for ConvOp<'_> {
             // Every value is written exactly once, so start from uninitialised memory (no
             // zeroing pass).
             let mut uninit = Vec::with_capacity(len);
-            dense_avx512(
+            let dense = if self.bf16 && bf16::available() { bf16::dense } else { dense_avx512 };
+            dense(
                 &x,
                 weight,
                 bias,
@@ -205,6 +259,7 @@ impl CustomOp3 for ConvOp<'_> {
                 geometry,
                 self.act,
                 residual,
+                self.packed,
                 &mut uninit.spare_capacity_mut()[..len],
             );
             // SAFETY: `dense_avx512` wrote all `len` values (every image, tile and channel).
@@ -427,6 +482,7 @@ fn dense_avx512(
     g: Geometry,
     act: Activation,
     residual: Option<&[f32]>,
+    cache: Option<&PackedWeights>,
     out: &mut [MaybeUninit<f32>],
 ) {
     let pixels = g.out_h * g.out_w;
@@ -434,7 +490,14 @@ fn dense_avx512(
     if pixels == 0 || x.batch == 0 || c2 == 0 {
         return;
     }
-    let packed = pack_weights(weight, c2, depth);
+    let owned;
+    let packed: &[f32] = match cache {
+        Some(cache) => cache.f32.get_or_init(|| pack_weights(weight, c2, depth)),
+        None => {
+            owned = pack_weights(weight, c2, depth);
+            &owned
+        }
+    };
     let tile = tile_pixels(x.batch, pixels, depth).div_ceil(NR) * NR;
     let tiles = pixels.div_ceil(tile);
     assert_eq!(out.len(), x.batch * c2 * pixels);
@@ -528,8 +591,7 @@ unsafe fn block_rows<const R: usize>(
     dst_rs: usize,
 ) {
     use std::arch::x86_64::{
-        __m512, _mm512_add_ps, _mm512_fmadd_ps, _mm512_mask_storeu_ps, _mm512_maskz_loadu_ps, _mm512_set1_ps,
-        _mm512_setzero_ps,
+        __m512, _mm512_fmadd_ps, _mm512_maskz_loadu_ps, _mm512_set1_ps, _mm512_setzero_ps,
     };
     assert!(R <= MR && weights.len() >= depth * MR && bias.len() <= R && cols <= NR);
     // Masked loads never touch the columns past `cols`.
@@ -548,7 +610,31 @@ unsafe fn block_rows<const R: usize>(
             acc[1] = _mm512_fmadd_ps(a, b1, acc[1]);
         }
     }
-    // Epilogue in registers: bias, activation, residual, then masked stores of `cols` values.
+    // SAFETY: the caller's contract.
+    unsafe { store_rows(&acc, bias, act, residual, dst, dst_rs, mask0, mask1) };
+}
+
+/// The micro-kernels' epilogue, in registers: `act(acc + bias) (+ residual)` for rows
+/// `i < bias.len()`, stored through the column masks.
+///
+/// # Safety
+/// The CPU must have AVX-512F; `residual` (unless null) must be valid for reads and `dst` for
+/// writes at `i * dst_rs + j` for those rows and the columns the masks select.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+#[inline]
+#[allow(clippy::too_many_arguments)] // shapes and strides of raw kernel operands
+unsafe fn store_rows<const R: usize>(
+    acc: &[[std::arch::x86_64::__m512; 2]; R],
+    bias: &[f32],
+    act: Activation,
+    residual: *const f32,
+    dst: *mut f32,
+    dst_rs: usize,
+    mask0: u16,
+    mask1: u16,
+) {
+    use std::arch::x86_64::{_mm512_add_ps, _mm512_mask_storeu_ps, _mm512_maskz_loadu_ps, _mm512_set1_ps};
     for (i, (acc, &b)) in acc.iter().zip(bias).enumerate() {
         let b = _mm512_set1_ps(b);
         let mut v = [_mm512_add_ps(acc[0], b), _mm512_add_ps(acc[1], b)];
@@ -1412,7 +1498,8 @@ mod tests {
             let x = tensor(&[b, c1, h, w], seed);
             let weight = tensor(&[c2, c1 / groups, k, k], seed + 10);
             let bias = tensor(&[c2], seed + 20);
-            let op = ConvOp { padding: k / 2, stride, groups, act, residual: None };
+            let op =
+                ConvOp { padding: k / 2, stride, groups, act, residual: None, bf16: false, packed: None };
             let fast = x.apply_op3_no_bwd(&weight, &bias, &op).expect("custom op");
             let reference = reference_conv(&x, &weight, &bias, stride, groups, act);
             assert_eq!(fast.dims(), reference.dims());
@@ -1487,6 +1574,93 @@ mod tests {
         check_conv(1, 4, 4, 3, 2, 7, 1, 4);
     }
 
+    /// bf16 products, f32 sums: equal to the f32 convolution of the bf16-rounded input and
+    /// weights (where the CPU has AVX512_BF16; elsewhere the f32 result).
+    fn check_conv_bf16(b: usize, c1: usize, c2: usize, h: usize, w: usize, k: usize, stride: usize) {
+        let round = |t: &Tensor| {
+            t.to_dtype(candle_core::DType::BF16).and_then(|t| t.to_dtype(candle_core::DType::F32))
+        };
+        for (seed, act) in [(3, Activation::Silu), (4, Activation::Identity)] {
+            let x = tensor(&[b, c1, h, w], seed);
+            let weight = tensor(&[c2, c1, k, k], seed + 10);
+            let bias = tensor(&[c2], seed + 20);
+            let residual = tensor(
+                &[b, c2, (h + 2 * (k / 2) - k) / stride + 1, (w + 2 * (k / 2) - k) / stride + 1],
+                seed + 30,
+            );
+            let op = ConvOp {
+                padding: k / 2,
+                stride,
+                groups: 1,
+                act,
+                residual: Some(&residual),
+                bf16: true,
+                packed: None,
+            };
+            let fast = x.apply_op3_no_bwd(&weight, &bias, &op).expect("bf16 op");
+            let (x_ref, w_ref) = if bf16::available() {
+                (round(&x).expect("round"), round(&weight).expect("round"))
+            } else {
+                (x.clone(), weight.clone())
+            };
+            let reference = (reference_conv(&x_ref, &w_ref, &bias, stride, 1, act) + &residual).expect("sum");
+            let diff = relative_diff(&fast, &reference);
+            assert!(
+                diff <= 1e-4,
+                "bf16 b{b} c{c1}->{c2} {h}x{w} k{k} s{stride} {act:?}: relative diff {diff}"
+            );
+            // Against the exact f32 convolution: what rounding to bf16 costs.
+            let exact = (reference_conv(&x, &weight, &bias, stride, 1, act) + &residual).expect("sum");
+            let rounding = relative_diff(&fast, &exact);
+            assert!(rounding <= 3e-2, "bf16 rounding error {rounding}");
+        }
+    }
+
+    #[test]
+    fn bf16_products_match_the_rounded_f32_convolution() {
+        // Odd depths (an unpaired last row), 1x1 read in place, 4-, 8- and 12-row blocks,
+        // partial panels, stride 2, several images.
+        check_conv_bf16(1, 16, 24, 7, 9, 1, 1);
+        check_conv_bf16(2, 33, 17, 13, 5, 1, 1);
+        check_conv_bf16(1, 3, 16, 17, 11, 3, 1);
+        check_conv_bf16(3, 5, 7, 11, 9, 3, 2);
+        check_conv_bf16(2, 64, 64, 20, 20, 3, 1);
+        check_conv_bf16(1, 8, 13, 9, 70, 3, 2);
+    }
+
+    #[test]
+    fn packed_weights_are_kept_and_give_the_same_output() {
+        let x = tensor(&[2, 12, 9, 11], 41);
+        let weight = tensor(&[20, 12, 3, 3], 42);
+        let bias = tensor(&[20], 43);
+        for bf16 in [false, true] {
+            let op = ConvOp {
+                padding: 1,
+                stride: 1,
+                groups: 1,
+                act: Activation::Silu,
+                residual: None,
+                bf16,
+                packed: None,
+            };
+            let fresh = x.apply_op3_no_bwd(&weight, &bias, &op).expect("uncached");
+            let cache = PackedWeights::default();
+            let cached = ConvOp { packed: Some(&cache), ..op };
+            let first = x.apply_op3_no_bwd(&weight, &bias, &cached).expect("first");
+            let second = x.apply_op3_no_bwd(&weight, &bias, &cached).expect("second");
+            assert_eq!(relative_diff(&first, &fresh), 0.0);
+            assert_eq!(relative_diff(&second, &fresh), 0.0);
+            if simd() == Simd::Avx512 {
+                let kept = if bf16 && bf16::available() {
+                    cache.bf16.get().is_some()
+                } else {
+                    cache.f32.get().is_some()
+                };
+                assert!(kept, "bf16 {bf16}: the packed weights were not kept");
+            }
+        }
+    }
+
     #[test]
     fn reads_a_channel_slice_in_place() {
         let x = tensor(&[3, 10, 6, 5], 7);
@@ -1494,7 +1668,15 @@ mod tests {
         assert!(batch_stride(part.layout()).is_some());
         let weight = tensor(&[4, 6, 1, 1], 8);
         let bias = tensor(&[4], 9);
-        let op = ConvOp { padding: 0, stride: 1, groups: 1, act: Activation::Silu, residual: None };
+        let op = ConvOp {
+            padding: 0,
+            stride: 1,
+            groups: 1,
+            act: Activation::Silu,
+            residual: None,
+            bf16: false,
+            packed: None,
+        };
         let fast = part.apply_op3_no_bwd(&weight, &bias, &op).expect("op");
         let reference = part
             .contiguous()

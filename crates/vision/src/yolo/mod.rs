@@ -30,4 +30,5 @@ pub(crate) mod kernels;
 mod model;
 
 pub use config::{Multiples, YoloConfig};
+pub use kernels::CpuMultiply;
 pub use model::{LayerTiming, Yolo, YoloOutput};

@@ -206,6 +206,16 @@ impl Yolo {
     /// `vb` over tensors named like the checkpoint (`model.0.conv.weight`, ...), BN folded.
     /// A missing tensor or wrong shape surfaces as candle's error naming the tensor.
     pub fn new(cfg: &YoloConfig, vb: VarBuilder) -> Result<Self> {
+        Self::build(cfg, vb)
+    }
+
+    /// [`Yolo::new`] whose dense convolutions multiply as `multiply` says on the CPU (f32
+    /// tensors); other devices and dtypes are unaffected.
+    pub fn with_cpu_multiply(cfg: &YoloConfig, vb: VarBuilder, multiply: super::CpuMultiply) -> Result<Self> {
+        super::kernels::building_with(multiply, || Self::build(cfg, vb))
+    }
+
+    fn build(cfg: &YoloConfig, vb: VarBuilder) -> Result<Self> {
         let vb = vb.pp("model");
         let (specs, head_spec) = cfg.layers();
         let total = specs.len();

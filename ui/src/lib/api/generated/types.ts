@@ -752,6 +752,50 @@ flip_tta?: boolean, keep_threshold?: number, display_threshold?: number, iou_thr
 decode_threads?: number, };
 
 /**
+ * Where a pre-label job's time went. The decode threads work in parallel with the model, so
+ * their figures are summed over the threads; the others are the job thread's own (model,
+ * decoding its output, storing, and waiting for decoded images).
+ */
+export type PrelabelStages = { decode_threads: number, 
+/**
+ * Reading and decoding files (DCT-scaled), summed over the decode threads.
+ */
+decode_ms: number, 
+/**
+ * Resizing into the model's letterbox, summed over the decode threads.
+ */
+letterbox_ms: number, 
+/**
+ * The model's forward passes (flip TTA included).
+ */
+forward_ms: number, 
+/**
+ * Boxes, NMS, masks and embeddings from the model's output.
+ */
+postprocess_ms: number, 
+/**
+ * Committing results to the catalog.
+ */
+store_ms: number, 
+/**
+ * The job thread waiting for decoded images: how long the model had nothing to do.
+ */
+wait_ms: number, 
+/**
+ * CPU time of the whole process (every thread, user + system) during the job.
+ */
+cpu_ms: number, 
+/**
+ * Cores available to the process.
+ */
+cores: number, 
+/**
+ * `cpu_ms / (elapsed_ms * cores)`: 1.0 when every core was busy all the time; `None`
+ * where the system does not report process CPU time.
+ */
+cpu_utilisation: number | null, };
+
+/**
  * `prelabel_start`: what to pre-label and how (default: every image, the default model).
  */
 export type PrelabelStartArgs = { request?: PrelabelRequest | null, };
@@ -769,7 +813,11 @@ resumed: boolean,
 /**
  * Images already finished by the run before this job.
  */
-already_done: number, images_done: number, problems: number, detections_shown: number, elapsed_ms: number, rate_images_per_s: number, };
+already_done: number, images_done: number, problems: number, detections_shown: number, elapsed_ms: number, rate_images_per_s: number, 
+/**
+ * Where the time went.
+ */
+stages: PrelabelStages, };
 
 /**
  * A file an import could not take.
