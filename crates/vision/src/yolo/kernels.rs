@@ -250,7 +250,7 @@ impl CustomOp3 for ConvOp<'_> {
             // Every value is written exactly once, so start from uninitialised memory (no
             // zeroing pass).
             let mut uninit = Vec::with_capacity(len);
-            let dense = if self.bf16 && bf16::available() { bf16::dense } else { dense_avx512 };
+            let dense = if self.bf16 && bf16::available() { dense::<bf16::Bf16> } else { dense::<F32> };
             dense(
                 &x,
                 weight,
@@ -468,13 +468,103 @@ fn pack_weights(weight: &[f32], m: usize, depth: usize) -> Vec<f32> {
     packed
 }
 
+/// How a dense kernel multiplies: the packed layouts of the weights and of a tile's right-hand
+/// side, and one output block. [`F32`] here; bf16 products in [`bf16::Bf16`].
+trait Multiply {
+    /// One packed value: an f32, or two bf16 in a u32.
+    type Elem: Copy + Default + Send + Sync;
+    /// Rows of a packed panel for a depth (pairs of rows for bf16).
+    fn panel_rows(depth: usize) -> usize;
+    /// `weight [m, depth]` in the kernel's layout, `MR` channels per block.
+    fn pack_weights(weight: &[f32], m: usize, depth: usize) -> Vec<Self::Elem>;
+    /// Where [`PackedWeights`] keeps this layout.
+    fn kept(cache: &PackedWeights) -> &std::sync::OnceLock<Vec<Self::Elem>>;
+    /// Output pixels `start..start + n` of one image as panels of `NR` pixels.
+    #[allow(clippy::too_many_arguments)] // shapes and strides of raw kernel operands
+    fn pack_tile(
+        x: &Images,
+        image: usize,
+        g: Geometry,
+        start: usize,
+        n: usize,
+        scratch: &mut Vec<f32>,
+        panels: &mut [Self::Elem],
+    );
+    /// One output block of `bias.len() <= MR` channels and `cols <= NR` pixels.
+    ///
+    /// # Safety
+    /// The CPU has this kernel's instructions; `rhs` is a packed panel of
+    /// `panel_rows(depth)` rows; `residual` (unless null) is valid for reads and `dst` for
+    /// writes at `i * dst_rs + j` (`i < bias.len()`, `j < cols`), which no other thread touches.
+    #[allow(clippy::too_many_arguments)] // shapes and strides of raw kernel operands
+    unsafe fn block(
+        depth: usize,
+        weights: &[Self::Elem],
+        rhs: *const Self::Elem,
+        cols: usize,
+        bias: &[f32],
+        act: Activation,
+        residual: *const f32,
+        dst: *mut f32,
+        dst_rs: usize,
+    );
+}
+
+/// f32 products and sums (AVX-512F).
+struct F32;
+
+impl Multiply for F32 {
+    type Elem = f32;
+
+    fn panel_rows(depth: usize) -> usize {
+        depth
+    }
+
+    fn pack_weights(weight: &[f32], m: usize, depth: usize) -> Vec<f32> {
+        pack_weights(weight, m, depth)
+    }
+
+    fn kept(cache: &PackedWeights) -> &std::sync::OnceLock<Vec<f32>> {
+        &cache.f32
+    }
+
+    fn pack_tile(
+        x: &Images,
+        image: usize,
+        g: Geometry,
+        start: usize,
+        n: usize,
+        scratch: &mut Vec<f32>,
+        panels: &mut [f32],
+    ) {
+        im2col_panels(x.image(image), x.height, x.width, g, start, n, scratch, panels);
+    }
+
+    unsafe fn block(
+        depth: usize,
+        weights: &[f32],
+        rhs: *const f32,
+        cols: usize,
+        bias: &[f32],
+        act: Activation,
+        residual: *const f32,
+        dst: *mut f32,
+        dst_rs: usize,
+    ) {
+        // SAFETY: the caller's contract; a panel's rows are `NR` apart.
+        unsafe { block_avx512(depth, weights, rhs, NR, cols, bias, act, residual, dst, dst_rs) }
+    }
+}
+
 /// Any dense convolution (1x1 included) with AVX-512: per image and pixel tile, the
-/// right-hand side `[depth, tile]` is the input itself for 1x1 convolutions (row stride: the
-/// image's pixels) or an im2col copy; every `MR`-channel weight block then runs over every
-/// `NR`-pixel panel of it, the epilogue adding the bias and the activation before the block
-/// is stored.
+/// right-hand side `[depth, tile]` is copied into panels of `NR` pixels (im2col for k x k);
+/// every `MR`-channel weight block then runs over every panel, the epilogue adding the bias,
+/// the activation and the residual before the block is stored. The weights are packed once
+/// into `cache` when given.
+///
+/// The caller checked that the CPU has `M`'s instructions.
 #[allow(clippy::too_many_arguments)] // shapes and strides of raw kernel operands
-fn dense_avx512(
+fn dense<M: Multiply>(
     x: &Images,
     weight: &[f32],
     bias: &[f32],
@@ -491,42 +581,44 @@ fn dense_avx512(
         return;
     }
     let owned;
-    let packed: &[f32] = match cache {
-        Some(cache) => cache.f32.get_or_init(|| pack_weights(weight, c2, depth)),
+    let packed: &[M::Elem] = match cache {
+        Some(cache) => M::kept(cache).get_or_init(|| M::pack_weights(weight, c2, depth)),
         None => {
-            owned = pack_weights(weight, c2, depth);
+            owned = M::pack_weights(weight, c2, depth);
             &owned
         }
     };
+    let rows_per_panel = M::panel_rows(depth);
     let tile = tile_pixels(x.batch, pixels, depth).div_ceil(NR) * NR;
     let tiles = pixels.div_ceil(tile);
     assert_eq!(out.len(), x.batch * c2 * pixels);
     assert!(residual.is_none_or(|r| r.len() == out.len()));
     let dst = SharedOut(out.as_mut_ptr().cast::<f32>());
     (0..x.batch * tiles).into_par_iter().for_each_init(
-        || (Vec::new(), Vec::new()),
-        |(panels, scratch): &mut (Vec<f32>, Vec<f32>), task| {
+        || (Vec::<M::Elem>::new(), Vec::<f32>::new()),
+        |(panels, scratch), task| {
             let (image, start) = (task / tiles, (task % tiles) * tile);
             let n = tile.min(pixels - start);
             // No clearing: every value the kernel reads is written.
-            panels.resize(n.div_ceil(NR) * depth * NR, 0.0);
-            im2col_panels(x.image(image), x.height, x.width, g, start, n, scratch, panels);
-            for (block, weights) in packed.chunks_exact(depth * MR).enumerate() {
+            panels.resize(n.div_ceil(NR) * rows_per_panel * NR, M::Elem::default());
+            M::pack_tile(x, image, g, start, n, scratch, panels);
+            for (block, weights) in packed.chunks_exact(rows_per_panel * MR).enumerate() {
                 let rows = MR.min(c2 - block * MR);
                 let bias = &bias[block * MR..][..rows];
                 for first in (0..n).step_by(NR) {
                     let cols = NR.min(n - first);
-                    // SAFETY: the CPU has AVX-512 (`simd()` chose this path). Reads: panel
-                    // `first / NR`, `depth` rows of `NR` values, inside `panels` (`first < n`).
-                    // Writes: this task alone owns channels `block * MR ..` (`rows`), pixels
-                    // `start + first ..` (`cols`) of image `image`, inside `out`; `residual` has
-                    // the same length as `out` and is read at the same places.
+                    // SAFETY: the CPU has `M`'s instructions (the caller's check). Reads: panel
+                    // `first / NR`, `rows_per_panel` rows of `NR` values, inside `panels`
+                    // (`first < n`). Writes: this task alone owns channels `block * MR ..`
+                    // (`rows`), pixels `start + first ..` (`cols`) of image `image`, inside
+                    // `out`; `residual` has the same length as `out` and is read at the same
+                    // places.
                     unsafe {
                         let offset = (image * c2 + block * MR) * pixels + start + first;
                         let dst = dst.ptr().add(offset);
                         let residual = residual.map_or(std::ptr::null(), |r| r.as_ptr().add(offset));
-                        let rhs = panels.as_ptr().add(first * depth);
-                        block_avx512(depth, weights, rhs, NR, cols, bias, act, residual, dst, pixels);
+                        let rhs = panels.as_ptr().add(first * rows_per_panel);
+                        M::block(depth, weights, rhs, cols, bias, act, residual, dst, pixels);
                     }
                 }
             }

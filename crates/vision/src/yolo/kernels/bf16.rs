@@ -7,11 +7,7 @@
 //! Chosen by the user (`--precision bf16` on the CPU); used only where the CPU has the
 //! instruction ([`available`]), otherwise the convolution runs in f32.
 
-use std::mem::MaybeUninit;
-
-use rayon::prelude::*;
-
-use super::{Activation, Geometry, Images, MR, NR, PackedWeights, SharedOut, im2col, tile_pixels};
+use super::{Activation, Geometry, Images, MR, Multiply, NR, PackedWeights, im2col};
 
 /// Whether this CPU has the bf16 dot product (and the AVX-512 the rest of the path uses).
 pub(crate) fn available() -> bool {
@@ -47,79 +43,71 @@ fn pack_weights(weight: &[f32], m: usize, depth: usize) -> Vec<u32> {
     packed
 }
 
-/// [`super::dense_avx512`] with bf16 products; the caller checked [`available`].
-#[allow(clippy::too_many_arguments)] // shapes and strides of raw kernel operands
-pub(super) fn dense(
-    x: &Images,
-    weight: &[f32],
-    bias: &[f32],
-    c2: usize,
-    g: Geometry,
-    act: Activation,
-    residual: Option<&[f32]>,
-    cache: Option<&PackedWeights>,
-    out: &mut [MaybeUninit<f32>],
-) {
-    assert!(available(), "the bf16 kernels need AVX512_BF16");
-    let pixels = g.out_h * g.out_w;
-    let depth = x.channels * g.k * g.k;
-    if pixels == 0 || x.batch == 0 || c2 == 0 {
-        return;
+/// bf16 products, f32 sums (AVX512_BF16): [`super::dense`] with this multiplies in bf16.
+pub(super) struct Bf16;
+
+impl Multiply for Bf16 {
+    type Elem = u32;
+
+    fn panel_rows(depth: usize) -> usize {
+        depth.div_ceil(2)
     }
-    let pairs = depth.div_ceil(2);
-    let owned;
-    let packed: &[u32] = match cache {
-        Some(cache) => cache.bf16.get_or_init(|| pack_weights(weight, c2, depth)),
-        None => {
-            owned = pack_weights(weight, c2, depth);
-            &owned
-        }
-    };
-    let tile = tile_pixels(x.batch, pixels, depth).div_ceil(NR) * NR;
-    let tiles = pixels.div_ceil(tile);
-    let direct = g.k == 1 && g.stride == 1 && g.pad == 0;
-    assert_eq!(out.len(), x.batch * c2 * pixels);
-    assert!(residual.is_none_or(|r| r.len() == out.len()));
-    let dst = SharedOut(out.as_mut_ptr().cast::<f32>());
-    (0..x.batch * tiles).into_par_iter().for_each_init(
-        || (Vec::<f32>::new(), Vec::<u32>::new()),
-        |(columns, panels), task| {
-            let (image, start) = (task / tiles, (task % tiles) * tile);
-            let n = tile.min(pixels - start);
-            let input = x.image(image);
-            // The f32 right-hand side `[depth, n]`: a 1x1 convolution's rows are the image's
-            // own (row stride: the plane), anything else goes through im2col.
-            let (rows, ld): (&[f32], usize) = if direct {
-                (&input[start..], pixels)
-            } else {
-                columns.resize(depth * n, 0.0);
-                im2col(input, x.height, x.width, g, start, n, n, columns);
-                (columns, n)
-            };
-            panels.resize(n.div_ceil(NR) * pairs * NR, 0);
-            // SAFETY: `available()` was checked above.
-            unsafe { pack_panels(rows, ld, depth, n, panels) };
-            for (block, weights) in packed.chunks_exact(pairs * MR).enumerate() {
-                let rows = MR.min(c2 - block * MR);
-                let bias = &bias[block * MR..][..rows];
-                for first in (0..n).step_by(NR) {
-                    let cols = NR.min(n - first);
-                    // SAFETY: AVX512_BF16 (`available()`). Reads panel `first / NR` (`pairs`
-                    // rows of `NR` pairs) inside `panels`. Writes: this task alone owns
-                    // channels `block * MR ..` (`rows`), pixels `start + first ..` (`cols`) of
-                    // image `image`, inside `out`; `residual` has the length of `out` and is
-                    // read at the same places.
-                    unsafe {
-                        let offset = (image * c2 + block * MR) * pixels + start + first;
-                        let dst = dst.ptr().add(offset);
-                        let residual = residual.map_or(std::ptr::null(), |r| r.as_ptr().add(offset));
-                        let rhs = panels.as_ptr().add(first * pairs);
-                        block_any(pairs, weights, rhs, cols, bias, act, residual, dst, pixels);
-                    }
-                }
+
+    fn pack_weights(weight: &[f32], m: usize, depth: usize) -> Vec<u32> {
+        pack_weights(weight, m, depth)
+    }
+
+    fn kept(cache: &PackedWeights) -> &std::sync::OnceLock<Vec<u32>> {
+        &cache.bf16
+    }
+
+    fn pack_tile(
+        x: &Images,
+        image: usize,
+        g: Geometry,
+        start: usize,
+        n: usize,
+        scratch: &mut Vec<f32>,
+        panels: &mut [u32],
+    ) {
+        assert!(available(), "the bf16 kernels need AVX512_BF16");
+        let depth = x.channels * g.k * g.k;
+        let pixels = g.out_h * g.out_w;
+        let input = x.image(image);
+        // The f32 right-hand side `[depth, n]`: a 1x1 convolution's rows are the image's own
+        // (row stride: the plane), anything else goes through im2col.
+        let (rows, ld): (&[f32], usize) = if g.k == 1 && g.stride == 1 && g.pad == 0 {
+            (&input[start..], pixels)
+        } else {
+            scratch.resize(depth * n, 0.0);
+            im2col(input, x.height, x.width, g, start, n, n, scratch);
+            (scratch, n)
+        };
+        // SAFETY: `available()` was checked above.
+        unsafe { pack_panels(rows, ld, depth, n, panels) };
+    }
+
+    unsafe fn block(
+        depth: usize,
+        weights: &[u32],
+        rhs: *const u32,
+        cols: usize,
+        bias: &[f32],
+        act: Activation,
+        residual: *const f32,
+        dst: *mut f32,
+        dst_rs: usize,
+    ) {
+        let pairs = depth.div_ceil(2);
+        // SAFETY: the caller's contract, passed on.
+        unsafe {
+            match bias.len() {
+                0..=4 => block_rows::<4>(pairs, weights, rhs, cols, bias, act, residual, dst, dst_rs),
+                5..=8 => block_rows::<8>(pairs, weights, rhs, cols, bias, act, residual, dst, dst_rs),
+                _ => block_rows::<MR>(pairs, weights, rhs, cols, bias, act, residual, dst, dst_rs),
             }
-        },
-    );
+        }
+    }
 }
 
 /// Rows `2p` and `2p + 1` of `rows` (`depth` rows of `n` values at stride `ld`; a missing last
@@ -175,39 +163,11 @@ unsafe fn pack_panels(_: &[f32], _: usize, _: usize, _: usize, _: &mut [u32]) {
     unreachable!("AVX-512 is x86-64 only")
 }
 
-/// One output block of at most `MR` rows (a 4-, 8- or 12-row kernel, as the f32 path).
-///
-/// # Safety
-/// The CPU must have AVX512_BF16; `rhs` must be valid for reads of `pairs` rows of `NR` pairs
-/// (lanes `< cols` are read), `residual` (unless null) for reads and `dst` for writes at
-/// `i * dst_rs + j` (`i < bias.len()`, `j < cols`), which no other thread may touch.
-#[allow(clippy::too_many_arguments)] // shapes and strides of raw kernel operands
-unsafe fn block_any(
-    pairs: usize,
-    weights: &[u32],
-    rhs: *const u32,
-    cols: usize,
-    bias: &[f32],
-    act: Activation,
-    residual: *const f32,
-    dst: *mut f32,
-    dst_rs: usize,
-) {
-    // SAFETY: the caller's contract, passed on.
-    unsafe {
-        match bias.len() {
-            0..=4 => block_rows::<4>(pairs, weights, rhs, cols, bias, act, residual, dst, dst_rs),
-            5..=8 => block_rows::<8>(pairs, weights, rhs, cols, bias, act, residual, dst, dst_rs),
-            _ => block_rows::<MR>(pairs, weights, rhs, cols, bias, act, residual, dst, dst_rs),
-        }
-    }
-}
-
 /// `R` accumulator rows of two 16-lane vectors; per pair row, two loads, `R` broadcasts and
 /// `2R` bf16 dot products.
 ///
 /// # Safety
-/// As [`block_any`].
+/// As [`Multiply::block`], with `pairs` pair rows.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512bf16,avx512f,avx2,fma")]
 #[allow(clippy::too_many_arguments)] // shapes and strides of raw kernel operands
