@@ -891,15 +891,7 @@ fn im2col_body(
         }
         return;
     }
-    // The pixel range as runs within output rows: (oy, first ox, end ox, offset in the range).
-    let mut runs = Vec::with_capacity(n / g.out_w.max(1) + 2);
-    let mut q = start;
-    while q < start + n {
-        let (oy, ox0) = (q / g.out_w, q % g.out_w);
-        let ox1 = (ox0 + start + n - q).min(g.out_w);
-        runs.push((oy, ox0, ox1, q - start));
-        q += ox1 - ox0;
-    }
+    let runs = output_runs(start, n, g.out_w);
     for c in 0..channels {
         let plane = &image[c * h * w..][..h * w];
         for dy in 0..k {
@@ -975,6 +967,40 @@ fn im2col_panels_body(
         }
         return;
     }
+    if g.stride == 1 && g.out_w > 0 {
+        // Stride 1: the input rows the tile needs, zero-bordered, once per channel; every tap
+        // of every output row is then one plain copy from them (no padding logic per tap).
+        let runs = output_runs(start, n, g.out_w);
+        let (first_row, last_row) = (start / g.out_w, (start + n - 1) / g.out_w);
+        let (pw, rows) = (w + 2 * g.pad, last_row - first_row + g.k);
+        scratch.resize(rows * pw, 0.0);
+        for c in 0..channels {
+            let src = &image[c * plane..][..plane];
+            for (r, padded) in scratch.chunks_exact_mut(pw).take(rows).enumerate() {
+                let iy = (first_row + r).checked_sub(g.pad).filter(|&iy| iy < h);
+                match iy {
+                    Some(iy) => {
+                        padded[..g.pad].fill(0.0);
+                        copy_short(&mut padded[g.pad..g.pad + w], &src[iy * w..][..w]);
+                        padded[g.pad + w..].fill(0.0);
+                    }
+                    None => padded.fill(0.0),
+                }
+            }
+            for dy in 0..g.k {
+                for dx in 0..g.k {
+                    let r = (c * g.k + dy) * g.k + dx;
+                    for &(oy, ox0, ox1, base) in &runs {
+                        // Output (oy, ox) reads input (oy + dy - pad, ox + dx - pad): padded
+                        // row oy - first_row + dy, column ox + dx.
+                        let from = &scratch[(oy - first_row + dy) * pw + ox0 + dx..][..ox1 - ox0];
+                        put_in_panels(panels, depth, r, base, from);
+                    }
+                }
+            }
+        }
+        return;
+    }
     // One channel's `k * k` rows at a time through a small buffer that stays in L1.
     scratch.resize(taps * n, 0.0);
     for c in 0..channels {
@@ -982,6 +1008,32 @@ fn im2col_panels_body(
         for t in 0..taps {
             scatter(c * taps + t, &scratch[t * n..][..n]);
         }
+    }
+}
+
+/// Output pixels `start..start + n` as runs within output rows: (row, first column, end
+/// column, offset of the run in the range).
+fn output_runs(start: usize, n: usize, out_w: usize) -> Vec<(usize, usize, usize, usize)> {
+    let mut runs = Vec::with_capacity(n / out_w.max(1) + 2);
+    let mut q = start;
+    while q < start + n {
+        let (oy, ox0) = (q / out_w, q % out_w);
+        let ox1 = (ox0 + start + n - q).min(out_w);
+        runs.push((oy, ox0, ox1, q - start));
+        q += ox1 - ox0;
+    }
+    runs
+}
+
+/// Columns `j..j + values.len()` of row `r` of a panel-major matrix (`depth` rows, panels of
+/// `NR` columns), split where the run crosses panels.
+#[inline(always)]
+fn put_in_panels(panels: &mut [f32], depth: usize, r: usize, mut j: usize, mut values: &[f32]) {
+    while !values.is_empty() {
+        let take = (NR - j % NR).min(values.len());
+        copy_short(&mut panels[((j / NR) * depth + r) * NR + j % NR..][..take], &values[..take]);
+        j += take;
+        values = &values[take..];
     }
 }
 
