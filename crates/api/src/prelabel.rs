@@ -463,7 +463,7 @@ impl PrelabelRun {
             images_done: counts.images_done,
             problems: counts.problems,
             detections_shown: counts.detections_shown,
-            elapsed_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+            elapsed_ms: millis(elapsed),
             rate_images_per_s: counts.images_done as f64 / elapsed.as_secs_f64().max(1e-9),
             stages,
         })
@@ -555,7 +555,7 @@ impl Counts {
             images_done: self.images_done,
             problems: self.problems,
             detections_shown: self.detections_shown,
-            elapsed_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+            elapsed_ms: millis(elapsed),
             rate_images_per_s: rate,
             eta_s: (rate > 0.0).then(|| images_total.saturating_sub(dealt) as f64 / rate),
         }

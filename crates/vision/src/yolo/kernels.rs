@@ -687,8 +687,7 @@ unsafe fn block_rows<const R: usize>(
     };
     assert!(R <= MR && weights.len() >= depth * MR && bias.len() <= R && cols <= NR);
     // Masked loads never touch the columns past `cols`.
-    let lanes = |n: usize| if n >= 16 { 0xffff } else { (1u16 << n) - 1 };
-    let (mask0, mask1) = (lanes(cols), lanes(cols.saturating_sub(16)));
+    let (mask0, mask1) = (lane_mask(cols), lane_mask(cols.saturating_sub(16)));
     let mut acc: [[__m512; 2]; R] = [[_mm512_setzero_ps(); 2]; R];
     for (p, a) in weights.chunks_exact(MR).take(depth).enumerate() {
         // SAFETY: row `p < depth`, columns `< cols` (the caller's contract).
@@ -704,6 +703,12 @@ unsafe fn block_rows<const R: usize>(
     }
     // SAFETY: the caller's contract.
     unsafe { store_rows(&acc, bias, act, residual, dst, dst_rs, mask0, mask1) };
+}
+
+/// The mask of the first `n` of 16 lanes (all of them for `n >= 16`).
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+fn lane_mask(n: usize) -> u16 {
+    if n >= 16 { 0xffff } else { (1u16 << n) - 1 }
 }
 
 /// The micro-kernels' epilogue, in registers: `act(acc + bias) (+ residual)` for rows
@@ -956,11 +961,7 @@ fn im2col_panels_body(
     let taps = g.k * g.k;
     let depth = channels * taps;
     assert!(panels.len() >= n.div_ceil(NR) * depth * NR);
-    let mut scatter = |r: usize, row: &[f32]| {
-        for (i, piece) in row.chunks(NR).enumerate() {
-            copy_short(&mut panels[(i * depth + r) * NR..][..piece.len()], piece);
-        }
-    };
+    let mut scatter = |r: usize, row: &[f32]| put_in_panels(panels, depth, r, 0, row);
     if g.k == 1 && g.stride == 1 && g.pad == 0 {
         for c in 0..channels {
             scatter(c, &image[c * plane + start..][..n]);

@@ -7,7 +7,7 @@
 //! Chosen by the user (`--precision bf16` on the CPU); used only where the CPU has the
 //! instruction ([`available`]), otherwise the convolution runs in f32.
 
-use super::{Activation, Geometry, Images, MR, Multiply, NR, PackedWeights, im2col};
+use super::{Activation, Geometry, Images, MR, Multiply, NR, PackedWeights, im2col, lane_mask};
 
 /// Whether this CPU has the bf16 dot product (and the AVX-512 the rest of the path uses).
 pub(crate) fn available() -> bool {
@@ -137,7 +137,7 @@ fn pack_panels(rows: &[f32], ld: usize, depth: usize, n: usize, panels: &mut [u3
         let high = (2 * p + 1 < depth).then(|| &rows[(2 * p + 1) * ld..][..n]);
         for j in (0..n).step_by(16) {
             let count = (n - j).min(16);
-            let mask = if count == 16 { 0xffff } else { (1u16 << count) - 1 };
+            let mask = lane_mask(count);
             // SAFETY: lanes `j .. j + count` of rows of `n` values; the store goes to pair row
             // `p` of panel `j / NR`, lanes `j % NR ..` (`count` <= NR - j % NR, as NR is a
             // multiple of 16), inside `panels` (asserted above).
@@ -187,8 +187,7 @@ unsafe fn block_rows<const R: usize>(
         _mm512_setzero_ps,
     };
     assert!(R <= MR && weights.len() >= pairs * MR && bias.len() <= R && cols <= NR);
-    let lanes = |n: usize| if n >= 16 { 0xffff } else { (1u16 << n) - 1 };
-    let (mask0, mask1) = (lanes(cols), lanes(cols.saturating_sub(16)));
+    let (mask0, mask1) = (lane_mask(cols), lane_mask(cols.saturating_sub(16)));
     let as_bh = |v: __m512i| -> __m512bh {
         // SAFETY: both are 512-bit vectors; `__m512bh` is 32 bf16 lanes of any bits.
         unsafe { std::mem::transmute::<__m512i, __m512bh>(v) }
