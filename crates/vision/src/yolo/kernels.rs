@@ -28,6 +28,7 @@ use std::mem::MaybeUninit;
 
 use candle_core::backend::BackendStorage;
 mod bf16;
+mod direct;
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp3, Layout, Result, Shape, Tensor, bail};
 use gemm::Parallelism;
@@ -250,7 +251,14 @@ impl CustomOp3 for ConvOp<'_> {
             // Every value is written exactly once, so start from uninitialised memory (no
             // zeroing pass).
             let mut uninit = Vec::with_capacity(len);
-            let dense = if self.bf16 && bf16::available() { dense::<bf16::Bf16> } else { dense::<F32> };
+            let bf16 = self.bf16 && bf16::available();
+            let dense = if bf16 {
+                dense::<bf16::Bf16>
+            } else if k > 1 {
+                direct::conv
+            } else {
+                dense::<F32>
+            };
             dense(
                 &x,
                 weight,
@@ -262,7 +270,7 @@ impl CustomOp3 for ConvOp<'_> {
                 self.packed,
                 &mut uninit.spare_capacity_mut()[..len],
             );
-            // SAFETY: `dense_avx512` wrote all `len` values (every image, tile and channel).
+            // SAFETY: the kernel wrote all `len` values (every image, pixel and channel).
             unsafe { uninit.set_len(len) };
             uninit
         } else if groups == 1 {
@@ -1680,6 +1688,10 @@ mod tests {
         check_conv(2, 16, 8, 15, 15, 5, 1, 1);
         check_conv(1, 4, 8, 9, 70, 3, 2, 1);
         check_conv(2, 3, 13, 6, 100, 3, 1, 1);
+        // Several weight blocks and grid tiles, split into groups on small maps.
+        check_conv(1, 64, 80, 10, 10, 3, 1, 1);
+        check_conv(2, 32, 44, 40, 23, 3, 2, 1);
+        check_conv(1, 7, 9, 8, 8, 2, 2, 1);
     }
 
     /// The gemm-crate path (CPUs without AVX-512) against the same reference.
