@@ -6,12 +6,13 @@
 //! `Proto`), `ultralytics/utils/tal.py` (`make_anchors`, `dist2bbox`); Li et al., "Generalized
 //! Focal Loss" (NeurIPS 2020) for the distribution (DFL) box regression.
 
-use candle_core::{DType, Device, Module, Result, Tensor};
+use candle_core::{DType, Module, Result, Tensor};
 use candle_nn::VarBuilder;
 use candle_nn::ops::{sigmoid, softmax_last_dim};
 
 use super::config::HeadSpec;
 use super::conv::{Conv2d, ConvBlock, ConvTranspose2x2};
+use super::kernels::DetectDecode;
 
 /// Three convolutions in a row: one level of a head branch (`cv2.<i>`, `cv3.<i>`, `cv4.<i>`).
 #[derive(Debug, Clone)]
@@ -69,6 +70,8 @@ fn run_levels(branches: &[Branch], levels: &[Tensor]) -> Result<Tensor> {
 struct Dfl {
     /// `[reg_max, 1]`: the bin values (`0, 1, ..., reg_max - 1` in every checkpoint).
     bins: Tensor,
+    /// The same values, for the CPU decoding kernel.
+    values: Vec<f32>,
     reg_max: usize,
 }
 
@@ -79,7 +82,8 @@ impl Dfl {
         } else {
             Tensor::arange(0u32, reg_max as u32, vb.device())?.to_dtype(vb.dtype())?.reshape((reg_max, 1))?
         };
-        Ok(Self { bins, reg_max })
+        let values = bins.flatten_all()?.to_dtype(DType::F32)?.to_vec1()?;
+        Ok(Self { bins, values, reg_max })
     }
 }
 
@@ -93,16 +97,12 @@ impl Module for Dfl {
     }
 }
 
-/// Anchor centres in grid units `[1, 2, a]` and strides `[1, 1, a]` for feature maps of the
-/// given `(height, width)`s and strides: Ultralytics' `make_anchors(feats, strides, 0.5)`.
-fn anchors(
-    sizes: &[(usize, usize)],
-    strides: &[usize],
-    dtype: DType,
-    device: &Device,
-) -> Result<(Tensor, Tensor)> {
+/// Anchor centres in grid units (all x values, then all y values) and each anchor's stride,
+/// for feature maps of the given `(height, width)`s and strides: Ultralytics'
+/// `make_anchors(feats, strides, 0.5)`.
+fn anchors(sizes: &[(usize, usize)], strides: &[usize]) -> (Vec<f32>, Vec<f32>) {
     let total: usize = sizes.iter().map(|(h, w)| h * w).sum();
-    let mut xs = Vec::with_capacity(total);
+    let mut xs = Vec::with_capacity(2 * total);
     let mut ys = Vec::with_capacity(total);
     let mut ss = Vec::with_capacity(total);
     for (&(h, w), &stride) in sizes.iter().zip(strides) {
@@ -115,9 +115,7 @@ fn anchors(
         }
     }
     xs.extend(ys);
-    let points = Tensor::from_vec(xs, (1, 2, total), device)?.to_dtype(dtype)?;
-    let strides = Tensor::from_vec(ss, (1, 1, total), device)?.to_dtype(dtype)?;
-    Ok((points, strides))
+    (xs, ss)
 }
 
 /// `Detect(nc, reg_max=16, ch)`: per level a box branch (`cv2`, `4 * reg_max` DFL logits) and a
@@ -162,15 +160,35 @@ impl Detect {
         let scores = run_levels(&self.cv3, levels)?;
         let sizes = levels.iter().map(|l| Ok((l.dim(2)?, l.dim(3)?))).collect::<Result<Vec<_>>>()?;
         let strides: Vec<usize> = sizes.iter().map(|&(h, _)| input_hw.0 / h.max(1)).collect();
-        let (points, strides) = anchors(&sizes, &strides, boxes.dtype(), boxes.device())?;
-        // dist2bbox(..., xywh=True): distances (left, top, right, bottom) from the anchor.
-        let dist = self.dfl.forward(&boxes)?;
+        let (points, strides) = anchors(&sizes, &strides);
+        let cpu_f32 = |t: &Tensor| t.device().is_cpu() && t.dtype() == DType::F32;
+        if cpu_f32(&boxes) && cpu_f32(&scores) {
+            let op = DetectDecode { bins: &self.dfl.values, points: &points, strides: &strides };
+            return boxes.apply_op2_no_bwd(&scores, &op);
+        }
+        self.decode_ops(&boxes, &scores, points, strides)
+    }
+
+    /// The decoding in candle ops (any device and dtype): `dist2bbox(dfl(boxes), anchors,
+    /// xywh=True) * strides` (distances left, top, right, bottom from the anchor), then
+    /// `sigmoid(scores)`.
+    fn decode_ops(
+        &self,
+        boxes: &Tensor,
+        scores: &Tensor,
+        points: Vec<f32>,
+        strides: Vec<f32>,
+    ) -> Result<Tensor> {
+        let total = strides.len();
+        let points = Tensor::from_vec(points, (1, 2, total), boxes.device())?.to_dtype(boxes.dtype())?;
+        let strides = Tensor::from_vec(strides, (1, 1, total), boxes.device())?.to_dtype(boxes.dtype())?;
+        let dist = self.dfl.forward(boxes)?;
         let top_left = points.broadcast_sub(&dist.narrow(1, 0, 2)?)?;
         let bottom_right = points.broadcast_add(&dist.narrow(1, 2, 2)?)?;
         let centre = ((&top_left + &bottom_right)? / 2.0)?;
         let size = (bottom_right - top_left)?;
         let xywh = Tensor::cat(&[centre, size], 1)?.broadcast_mul(&strides)?;
-        Tensor::cat(&[xywh, sigmoid(&scores)?], 1)
+        Tensor::cat(&[xywh, sigmoid(scores)?], 1)
     }
 }
 
@@ -233,5 +251,45 @@ impl Segment {
         let coefficients = run_levels(&self.cv4, levels)?;
         let protos = self.proto.forward(&levels[0])?;
         Ok((Tensor::cat(&[detections, coefficients], 1)?, protos))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use candle_core::Device;
+
+    use super::*;
+
+    #[test]
+    fn cpu_decoding_matches_the_candle_ops() {
+        let (b, reg_max, classes) = (2, 16, 5);
+        let sizes = [(4, 6), (2, 3), (1, 2)];
+        let strides = [8, 16, 32];
+        let total: usize = sizes.iter().map(|(h, w)| h * w).sum();
+        let boxes = Tensor::randn(0f32, 3.0, (b, 4 * reg_max, total), &Device::Cpu).expect("boxes");
+        let scores = Tensor::randn(0f32, 4.0, (b, classes, total), &Device::Cpu).expect("scores");
+        let vb = VarBuilder::zeros(DType::F32, &Device::Cpu);
+        let spec = HeadSpec {
+            index: 0,
+            from: [0; 3],
+            ch: [16, 32, 64],
+            num_classes: classes,
+            reg_max,
+            legacy: true,
+            masks: None,
+        };
+        let detect = Detect::new(&spec, vb).expect("detect");
+        let (points, anchor_strides) = anchors(&sizes, &strides);
+        let op = DetectDecode { bins: &detect.dfl.values, points: &points, strides: &anchor_strides };
+        let fast = boxes.apply_op2_no_bwd(&scores, &op).expect("op");
+        let reference =
+            detect.decode_ops(&boxes, &scores, points.clone(), anchor_strides.clone()).expect("ops");
+        assert_eq!(fast.dims(), [b, 4 + classes, total]);
+        let diff = (fast - reference)
+            .and_then(|d| d.abs())
+            .and_then(|d| d.max_all())
+            .and_then(|d| d.to_scalar::<f32>())
+            .expect("diff");
+        assert!(diff < 1e-4, "max difference {diff}");
     }
 }

@@ -431,6 +431,11 @@ macro_rules! simd_dispatch {
     };
 }
 
+mod decode;
+mod pool;
+pub(crate) use decode::DetectDecode;
+pub(crate) use pool::SppfPools;
+
 /// `out += residual`, in parallel.
 fn add_assign(out: &mut [f32], residual: &[f32]) {
     out.par_chunks_mut(16 * 1024).zip(residual.par_chunks(16 * 1024)).for_each(|(o, r)| add_run(o, r));
