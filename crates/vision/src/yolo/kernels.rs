@@ -766,35 +766,31 @@ unsafe fn store_rows<const R: usize>(
     }
 }
 
-/// [`silu`] on sixteen lanes: the same `exp` polynomial, and `1 / (1 + e^-x)` from the
-/// 14-bit reciprocal estimate plus one Newton step (about 1e-8 relative) instead of a
-/// division.
+/// [`silu`] on sixteen lanes in 17 vector operations (it runs once per output value, a third
+/// of a 64-deep 1x1 convolution's time): `e^-x = 2^n e^-t` with `t = x + n ln 2`, `|t| <=
+/// ln 2 / 2`, from the degree-6 Taylor polynomial (1.2e-7 relative) and `vscalefps`; then
+/// `x / (1 + e^-x)` from the 14-bit reciprocal estimate plus one Newton step (about 1e-8
+/// relative) instead of a division. `x` is clamped to +-88 inside the exponential only.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 fn silu_avx512(x: std::arch::x86_64::__m512) -> std::arch::x86_64::__m512 {
     use std::arch::x86_64::{
-        _mm512_add_epi32, _mm512_add_ps, _mm512_castps_si512, _mm512_castsi512_ps, _mm512_fmadd_ps,
-        _mm512_fnmadd_ps, _mm512_max_ps, _mm512_min_ps, _mm512_mul_ps, _mm512_rcp14_ps, _mm512_set1_epi32,
-        _mm512_set1_ps, _mm512_slli_epi32, _mm512_sub_ps,
+        _mm512_add_ps, _mm512_fmadd_ps, _mm512_fnmadd_ps, _mm512_max_ps, _mm512_min_ps, _mm512_mul_ps,
+        _mm512_rcp14_ps, _mm512_scalef_ps, _mm512_set1_ps, _mm512_sub_ps,
     };
     let one = _mm512_set1_ps(1.0);
-    // e = exp(-x), as in `exp`.
-    let y = _mm512_sub_ps(_mm512_set1_ps(0.0), x);
-    let y = _mm512_max_ps(_mm512_min_ps(y, _mm512_set1_ps(88.0)), _mm512_set1_ps(-87.0));
+    let y = _mm512_max_ps(_mm512_min_ps(x, _mm512_set1_ps(88.0)), _mm512_set1_ps(-88.0));
+    // n = round(-y log2 e): adding and subtracting 1.5 * 2^23 rounds to the nearest integer.
     let round = _mm512_set1_ps(12_582_912.0);
-    let shifted = _mm512_fmadd_ps(y, _mm512_set1_ps(std::f32::consts::LOG2_E), round);
-    let n = _mm512_sub_ps(shifted, round);
-    let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693_359_4), y);
-    let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.121_944_4e-4), r);
-    let mut p = _mm512_set1_ps(1.987_569_1e-4);
-    for c in [1.398_199_9e-3, 8.333_452e-3, 4.166_579_6e-2, 1.666_666_5e-1, 0.5] {
-        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(c));
+    let n = _mm512_sub_ps(_mm512_fmadd_ps(y, _mm512_set1_ps(-std::f32::consts::LOG2_E), round), round);
+    let t = _mm512_fmadd_ps(n, _mm512_set1_ps(0.693_359_4), y);
+    let t = _mm512_fmadd_ps(n, _mm512_set1_ps(-2.121_944_4e-4), t);
+    // e^-t = sum (-t)^i / i!, i <= 6.
+    let mut p = _mm512_set1_ps(1.0 / 720.0);
+    for c in [-1.0 / 120.0, 1.0 / 24.0, -1.0 / 6.0, 0.5, -1.0, 1.0] {
+        p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(c));
     }
-    let p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, one));
-    let bits =
-        _mm512_slli_epi32::<23>(_mm512_add_epi32(_mm512_castps_si512(shifted), _mm512_set1_epi32(127)));
-    let e = _mm512_mul_ps(p, _mm512_castsi512_ps(bits));
-    // x / (1 + e)
+    let e = _mm512_scalef_ps(p, n);
     let d = _mm512_add_ps(one, e);
     let inv = _mm512_rcp14_ps(d);
     let inv = _mm512_mul_ps(inv, _mm512_fnmadd_ps(d, inv, _mm512_set1_ps(2.0)));
@@ -1045,7 +1041,14 @@ fn output_runs(start: usize, n: usize, out_w: usize) -> Vec<(usize, usize, usize
 fn put_in_panels(panels: &mut [f32], depth: usize, r: usize, mut j: usize, mut values: &[f32]) {
     while !values.is_empty() {
         let take = (NR - j % NR).min(values.len());
-        copy_short(&mut panels[((j / NR) * depth + r) * NR + j % NR..][..take], &values[..take]);
+        let dst = &mut panels[((j / NR) * depth + r) * NR + j % NR..][..take];
+        match (<&mut [f32; NR]>::try_from(dst), <&[f32; NR]>::try_from(&values[..take])) {
+            // A whole panel row: a fixed-size copy (vector moves, not a `memcpy` call).
+            (Ok(dst), Ok(src)) => *dst = *src,
+            (Err(_), _) | (_, Err(_)) => {
+                copy_short(&mut panels[((j / NR) * depth + r) * NR + j % NR..][..take], &values[..take]);
+            }
+        }
         j += take;
         values = &values[take..];
     }

