@@ -433,8 +433,10 @@ macro_rules! simd_dispatch {
 
 mod decode;
 mod pool;
+mod upsample;
 pub(crate) use decode::DetectDecode;
 pub(crate) use pool::SppfPools;
+pub(crate) use upsample::Upsample2;
 
 /// `out += residual`, in parallel.
 fn add_assign(out: &mut [f32], residual: &[f32]) {
