@@ -6,6 +6,7 @@
 
 use candle_core::{Module, Result, Tensor};
 use candle_nn::VarBuilder;
+use rayon::prelude::*;
 
 use super::attention::{A2C2f, C2Psa};
 use super::block::{C2f, Sppf};
@@ -279,11 +280,24 @@ impl Yolo {
         }
         // On the CPU one image at a time is faster per image than the whole batch: a layer's
         // output then stays in cache for the next (at 640, batch 8, the first maps are 50 MB).
+        // As many images at once as there are threads, each forward's parallel loops free to
+        // spread: the threads rarely wait on each other between layers (YOLOv8n 320, batch 8,
+        // 2 threads: 55 -> 50 ms), and at most that many images' activations are alive.
         self.check_input(x)?;
         let mut outputs = Vec::with_capacity(batch);
-        for i in 0..batch {
+        let at_once = if profile.is_some() { 1 } else { rayon::current_num_threads().max(1) };
+        for first in (0..batch).step_by(at_once) {
+            let images = at_once.min(batch - first);
+            if images > 1 {
+                let group = (first..first + images)
+                    .into_par_iter()
+                    .map(|i| self.forward_batch(&x.narrow(0, i, 1)?, None))
+                    .collect::<Result<Vec<_>>>()?;
+                outputs.extend(group);
+                continue;
+            }
             let mut timings = profile.is_some().then(Vec::new);
-            outputs.push(self.forward_batch(&x.narrow(0, i, 1)?, timings.as_mut())?);
+            outputs.push(self.forward_batch(&x.narrow(0, first, 1)?, timings.as_mut())?);
             if let (Some(total), Some(timings)) = (profile.as_deref_mut(), timings) {
                 if total.is_empty() {
                     *total = timings;
