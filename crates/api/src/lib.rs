@@ -51,8 +51,8 @@ pub use lacuna_select::conditions::{Condition, ConditionSource};
 pub use lacuna_select::coverage::CoverageRow;
 pub use lacuna_select::queue::Weights;
 pub use prelabel::{
-    DEFAULT_MODEL_FILE, MODEL_ENV, PredictionDto, PrelabelProgress, PrelabelRequest, PrelabelStages,
-    PrelabelStatus, PrelabelSummary, RunDto,
+    DEFAULT_MODEL_FILE, DecodeBusy, MODEL_ENV, PredictionDto, PrelabelProgress, PrelabelRequest,
+    PrelabelStages, PrelabelStatus, PrelabelSummary, RunDto,
 };
 pub use project::{CATALOG_FILE, Project, THUMBNAIL_DIR};
 pub use select::{

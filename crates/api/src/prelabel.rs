@@ -158,6 +158,33 @@ pub struct PrelabelStages {
     pub cpu_utilisation: Option<f64>,
 }
 
+impl PrelabelStages {
+    /// `ms` as a percentage of a job that took `elapsed_ms`.
+    pub fn percent_of(ms: u64, elapsed_ms: u64) -> f64 {
+        100.0 * ms as f64 / elapsed_ms.max(1) as f64
+    }
+
+    /// How busy the decode threads were over a job that took `elapsed_ms`, in percent of their
+    /// combined time.
+    pub fn decode_busy_percent(&self, elapsed_ms: u64) -> DecodeBusy {
+        let capacity = (elapsed_ms.max(1) * u64::from(self.decode_threads.max(1))) as f64;
+        let percent = |ms: u64| 100.0 * ms as f64 / capacity;
+        DecodeBusy {
+            total: percent(self.decode_ms + self.letterbox_ms),
+            decode: percent(self.decode_ms),
+            letterbox: percent(self.letterbox_ms),
+        }
+    }
+}
+
+/// [`PrelabelStages::decode_busy_percent`]: percentages of the decode threads' time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DecodeBusy {
+    pub total: f64,
+    pub decode: f64,
+    pub letterbox: f64,
+}
+
 /// Time spent by the decode threads, in nanoseconds (summed over threads).
 #[derive(Debug, Default)]
 struct DecodeClock {
@@ -733,5 +760,21 @@ impl Project {
                 flipped: p.flipped,
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stage_shares_are_percentages_of_the_job_and_of_the_decode_threads() {
+        let stages = PrelabelStages { decode_threads: 2, decode_ms: 300, letterbox_ms: 100, ..Default::default() };
+        assert_eq!(PrelabelStages::percent_of(250, 1000), 25.0);
+        // A zero-length job divides by 1 ms, not by zero.
+        assert_eq!(PrelabelStages::percent_of(0, 0), 0.0);
+        // Two threads over 1 s: 2 s of capacity.
+        let busy = stages.decode_busy_percent(1000);
+        assert_eq!(busy, DecodeBusy { total: 20.0, decode: 15.0, letterbox: 5.0 });
     }
 }

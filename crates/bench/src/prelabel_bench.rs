@@ -45,9 +45,10 @@ pub fn run(
         eprintln!("generated {written} JPEGs into {}", dir.display());
     }
     let model = model.canonicalize().with_context(|| format!("model {}", model.display()))?;
-    let size =
-        lacuna_vision::Detector::load(&model, &lacuna_vision::Device::Cpu, lacuna_vision::Precision::F32)?
-            .input_size_px() as usize;
+    // The bare-forward baseline: this process's own copy of the model (the job loads its own).
+    let detector =
+        lacuna_vision::Detector::load(&model, &lacuna_vision::Device::Cpu, lacuna_vision::Precision::F32)?;
+    let size = detector.input_size_px() as usize;
 
     let mut runs: Vec<PrelabelSummary> = Vec::with_capacity(repeats);
     for r in 0..repeats {
@@ -72,7 +73,7 @@ pub fn run(
     }
     runs.sort_by(|a, b| a.rate_images_per_s.total_cmp(&b.rate_images_per_s));
     let middle = runs.swap_remove(runs.len() / 2);
-    let forward = vision_bench::candle_once(&model, size, batch, repeats.max(3), "f32")?;
+    let forward = vision_bench::time_forward(&detector, size, batch, repeats.max(3))?;
     let prelabel = middle.rate_images_per_s;
     let report = Report {
         images,
@@ -89,7 +90,7 @@ pub fn run(
         return Ok(());
     }
     let s = &report.stages;
-    let job = |ms: u64| 100.0 * ms as f64 / report.elapsed_ms.max(1) as f64;
+    let job = |ms: u64| PrelabelStages::percent_of(ms, report.elapsed_ms);
     println!(
         "pre-label {} generated 1920x1080 JPEGs, {}, batch {batch}, median of {repeats}",
         images,
@@ -107,13 +108,10 @@ pub fn run(
         job(s.wait_ms),
         (100.0 - job(s.forward_ms + s.postprocess_ms + s.store_ms + s.wait_ms)).max(0.0)
     );
-    let decode_capacity = (report.elapsed_ms.max(1) * u64::from(s.decode_threads.max(1))) as f64;
+    let busy = s.decode_busy_percent(report.elapsed_ms);
     println!(
         "  {} decode threads busy {:.1}% of their time (decode {:.1}%, letterbox {:.1}%)",
-        s.decode_threads,
-        100.0 * (s.decode_ms + s.letterbox_ms) as f64 / decode_capacity,
-        100.0 * s.decode_ms as f64 / decode_capacity,
-        100.0 * s.letterbox_ms as f64 / decode_capacity
+        s.decode_threads, busy.total, busy.decode, busy.letterbox
     );
     match s.cpu_utilisation {
         Some(u) => println!(

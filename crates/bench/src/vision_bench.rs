@@ -45,6 +45,16 @@ pub fn candle_once(
 ) -> anyhow::Result<Timing> {
     let precision = Precision::parse(precision).context("precision: f32, f16 or bf16")?;
     let detector = Detector::load(model, &candle_core_cpu(), precision)?;
+    time_forward(&detector, size, batch, repeats)
+}
+
+/// Median forward time of a loaded detector over random input (after one warm-up run).
+pub fn time_forward(
+    detector: &Detector,
+    size: usize,
+    batch: usize,
+    repeats: usize,
+) -> anyhow::Result<Timing> {
     let mut state = 0x2545_f491_4f6c_dd1du64;
     let pixels: Vec<f32> = (0..batch * 3 * size * size)
         .map(|_| {

@@ -266,7 +266,7 @@ pub fn print_prelabel_summary(s: &PrelabelSummary) -> std::io::Result<()> {
     writeln!(out, "  problems         {:>8}", s.problems)?;
     writeln!(out, "  weights          {}", s.weights_hash)?;
     let t = &s.stages;
-    let share = |ms: u64| 100.0 * ms as f64 / s.elapsed_ms.max(1) as f64;
+    let share = |ms: u64| lacuna_api::PrelabelStages::percent_of(ms, s.elapsed_ms);
     writeln!(
         out,
         "  model thread     forward {:.0}% · output {:.0}% · store {:.0}% · waiting for images {:.0}%",
@@ -275,14 +275,13 @@ pub fn print_prelabel_summary(s: &PrelabelSummary) -> std::io::Result<()> {
         share(t.store_ms),
         share(t.wait_ms)
     )?;
-    let decode_capacity = (s.elapsed_ms.max(1) * u64::from(t.decode_threads.max(1))) as f64;
     writeln!(
         out,
         "  decode threads   {}: decode {:.1} s · letterbox {:.1} s ({:.0}% of their time busy)",
         t.decode_threads,
         t.decode_ms as f64 / 1000.0,
         t.letterbox_ms as f64 / 1000.0,
-        100.0 * (t.decode_ms + t.letterbox_ms) as f64 / decode_capacity
+        t.decode_busy_percent(s.elapsed_ms).total
     )?;
     if let Some(u) = t.cpu_utilisation {
         writeln!(
