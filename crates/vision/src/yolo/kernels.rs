@@ -1,13 +1,15 @@
 //! CPU kernels for the YOLO layers on f32 NCHW tensors, as candle custom ops (no fork of
 //! candle): convolution with bias, activation and an optional residual fused into one pass
-//! over the output ([`ConvOp`]), and the (area) attention's per-head `softmax(q^T k) v`
-//! ([`AttentionOp`]).
+//! over the output ([`ConvOp`]), the (area) attention's per-head `softmax(q^T k) v`
+//! ([`AttentionOp`]), SPPF's pools ([`SppfPools`]), the Detect head's decoding
+//! ([`DetectDecode`]) and nearest 2x upsampling ([`Upsample2`]).
 //!
-//! - Dense convolutions, per image and pixel tile: 1x1 reads the input where it lies, k x k
-//!   copies the tile's receptive fields into an im2col buffer that stays in cache. With
-//!   AVX-512 a 12 x 32 register-blocked micro-kernel (`block_avx512`) multiplies and applies
-//!   the epilogue in registers; elsewhere the `gemm` crate (candle's own matmul kernels) does
-//!   the product and a vectorised loop the epilogue.
+//! - Dense convolutions with AVX-512: k x k ones read a zero-bordered, stride-phase-split copy
+//!   of the image in place (`direct`, no im2col); 1x1 ones copy each pixel tile into
+//!   contiguous 32-pixel panels. Both run a 12 x 32 register-blocked micro-kernel that applies
+//!   the epilogue in registers. Without AVX-512, per tile an im2col buffer and the `gemm`
+//!   crate (candle's own matmul kernels) for the product, then a vectorised epilogue loop.
+//!   bf16 products (`bf16`) use the panels for every kernel size.
 //! - Depthwise convolutions (stride 1): per channel plane, a zero-bordered copy so that every
 //!   tap is one contiguous multiply-add.
 //! - Attention: per image, area, head and query block, scores, softmax and values product in
@@ -17,7 +19,7 @@
 //! which sizes itself from `RAYON_NUM_THREADS` like candle does; every product inside a task is
 //! single-threaded. Elementwise loops are compiled for AVX-512 / AVX2 and picked at run time
 //! (`simd_dispatch!`), as the build targets baseline x86-64. Non-CPU devices keep candle's own
-//! ops (see `conv.rs`, `attention.rs`).
+//! ops (see `conv.rs`, `attention.rs`, `block.rs`, `head.rs`).
 
 // `gemm` and the AVX-512 intrinsics are raw-pointer APIs, and the parallel tiles write
 // disjoint parts of one output buffer through a shared pointer; every unsafe block says why
