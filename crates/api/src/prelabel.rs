@@ -769,7 +769,8 @@ mod tests {
 
     #[test]
     fn stage_shares_are_percentages_of_the_job_and_of_the_decode_threads() {
-        let stages = PrelabelStages { decode_threads: 2, decode_ms: 300, letterbox_ms: 100, ..Default::default() };
+        let stages =
+            PrelabelStages { decode_threads: 2, decode_ms: 300, letterbox_ms: 100, ..Default::default() };
         assert_eq!(PrelabelStages::percent_of(250, 1000), 25.0);
         // A zero-length job divides by 1 ms, not by zero.
         assert_eq!(PrelabelStages::percent_of(0, 0), 0.0);

@@ -172,6 +172,32 @@ impl<'a> Images<'a> {
     }
 }
 
+thread_local! {
+    /// Set while this thread runs a whole forward by itself (see [`serially`]).
+    static SERIAL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with every kernel it calls on this thread working alone: no parallel loop splits,
+/// tiles sized for one thread. For forwards that already run one per thread (a batch's images
+/// at once), where splitting each layer again only adds hand-offs and cross-image stealing.
+pub(crate) fn serially<T>(f: impl FnOnce() -> T) -> T {
+    let before = SERIAL.with(|s| s.replace(true));
+    let out = f();
+    SERIAL.with(|s| s.set(before));
+    out
+}
+
+/// The threads a kernel's work may be split over.
+fn threads() -> usize {
+    if SERIAL.with(std::cell::Cell::get) { 1 } else { rayon::current_num_threads().max(1) }
+}
+
+/// The least work items per parallel piece: `least`, or all of them on one thread inside
+/// [`serially`].
+fn min_len(least: usize) -> usize {
+    if SERIAL.with(std::cell::Cell::get) { usize::MAX } else { least }
+}
+
 /// The output pointer shared by the parallel tiles.
 #[derive(Debug, Clone, Copy)]
 struct SharedOut(*mut f32);
@@ -192,7 +218,7 @@ impl SharedOut {
 /// and that there are a few tiles per thread, a multiple of 16 (the gemm micro-kernel width).
 fn tile_pixels(batch: usize, pixels: usize, depth: usize) -> usize {
     let by_cache = TILE_WORKING_SET / depth.max(1);
-    let threads = rayon::current_num_threads().max(1);
+    let threads = threads();
     let by_balance = (batch * pixels).div_ceil(4 * threads);
     let tile = by_cache.min(by_balance).max(16);
     tile.div_ceil(16) * 16
@@ -442,7 +468,10 @@ pub(crate) use upsample::Upsample2;
 
 /// `out += residual`, in parallel.
 fn add_assign(out: &mut [f32], residual: &[f32]) {
-    out.par_chunks_mut(16 * 1024).zip(residual.par_chunks(16 * 1024)).for_each(|(o, r)| add_run(o, r));
+    out.par_chunks_mut(16 * 1024)
+        .zip(residual.par_chunks(16 * 1024))
+        .with_min_len(min_len(1))
+        .for_each(|(o, r)| add_run(o, r));
 }
 
 simd_dispatch! {
@@ -611,7 +640,7 @@ fn dense<M: Multiply>(
     assert_eq!(out.len(), x.batch * c2 * pixels);
     assert!(residual.is_none_or(|r| r.len() == out.len()));
     let dst = SharedOut(out.as_mut_ptr().cast::<f32>());
-    (0..x.batch * tiles).into_par_iter().for_each_init(
+    (0..x.batch * tiles).into_par_iter().with_min_len(min_len(1)).for_each_init(
         || (Vec::<M::Elem>::new(), Vec::<f32>::new()),
         |(panels, scratch), task| {
             let (image, start) = (task / tiles, (task % tiles) * tile);
@@ -830,7 +859,7 @@ fn pointwise(x: &Images, weight: &[f32], bias: &[f32], c2: usize, act: Activatio
     let tiles = pixels.div_ceil(tile);
     assert_eq!(out.len(), x.batch * c2 * pixels);
     let dst = SharedOut(out.as_mut_ptr());
-    (0..x.batch * tiles).into_par_iter().for_each(|task| {
+    (0..x.batch * tiles).into_par_iter().with_min_len(min_len(1)).for_each(|task| {
         let (image, start) = (task / tiles, (task % tiles) * tile);
         let n = tile.min(pixels - start);
         let input = &x.image(image)[start..];
@@ -864,19 +893,22 @@ fn im2col_gemm(
     let tiles = pixels.div_ceil(tile);
     assert_eq!(out.len(), x.batch * c2 * pixels);
     let dst = SharedOut(out.as_mut_ptr());
-    (0..x.batch * tiles).into_par_iter().for_each_init(Vec::new, |columns: &mut Vec<f32>, task| {
-        let (image, start) = (task / tiles, (task % tiles) * tile);
-        let n = tile.min(pixels - start);
-        columns.clear();
-        columns.resize(depth * n, 0.0);
-        im2col(x.image(image), x.height, x.width, g, start, n, n, columns);
-        // SAFETY: this task writes rows 0..c2, columns start..start + n of image `image`'s
-        // `[c2, pixels]` output, disjoint from every other task; `columns` is `depth x n`.
-        unsafe {
-            let dst = dst.ptr().add(image * c2 * pixels + start);
-            gemm_tile(c2, n, depth, dst, pixels, weight, columns.as_ptr(), n, bias, act);
-        }
-    });
+    (0..x.batch * tiles).into_par_iter().with_min_len(min_len(1)).for_each_init(
+        Vec::new,
+        |columns: &mut Vec<f32>, task| {
+            let (image, start) = (task / tiles, (task % tiles) * tile);
+            let n = tile.min(pixels - start);
+            columns.clear();
+            columns.resize(depth * n, 0.0);
+            im2col(x.image(image), x.height, x.width, g, start, n, n, columns);
+            // SAFETY: this task writes rows 0..c2, columns start..start + n of image `image`'s
+            // `[c2, pixels]` output, disjoint from every other task; `columns` is `depth x n`.
+            unsafe {
+                let dst = dst.ptr().add(image * c2 * pixels + start);
+                gemm_tile(c2, n, depth, dst, pixels, weight, columns.as_ptr(), n, bias, act);
+            }
+        },
+    );
 }
 
 simd_dispatch! {
@@ -1135,7 +1167,7 @@ fn depthwise(
         return;
     }
     let channels = x.channels;
-    out.par_chunks_mut(plane_len).enumerate().for_each_init(
+    out.par_chunks_mut(plane_len).enumerate().with_min_len(min_len(1)).for_each_init(
         || (Vec::new(), Vec::new()),
         |(padded, sums), (plane, o)| {
             let (image, c) = (plane / channels, plane % channels);
@@ -1276,7 +1308,7 @@ fn attention_portable(x: &Images, op: AttentionOp, out: &mut [f32]) {
     let per_area = pixels / area;
     {
         // Query blocks: the scores of one block (`block x per_area`) stay in cache.
-        let threads = rayon::current_num_threads().max(1);
+        let threads = threads();
         let groups = x.batch * area * heads;
         let by_cache = (TILE_WORKING_SET / 2 / per_area).max(16);
         let by_balance = (groups * per_area).div_ceil(4 * threads).max(16);
@@ -1284,77 +1316,81 @@ fn attention_portable(x: &Images, op: AttentionOp, out: &mut [f32]) {
         let blocks = per_area.div_ceil(block);
         let dst = SharedOut(out.as_mut_ptr());
         let scale = op.scale;
-        (0..groups * blocks).into_par_iter().for_each_init(Vec::new, |scores: &mut Vec<f32>, task| {
-            let (group, first) = (task / blocks, (task % blocks) * block);
-            let rows = block.min(per_area - first);
-            let (image, rest) = (group / (area * heads), group % (area * heads));
-            let (a, head) = (rest / heads, rest % heads);
-            let input = x.image(image);
-            // This head's queries, keys and values over this area: `[dim, per_area]` each,
-            // row stride `pixels`.
-            let base = head * per_head * pixels + a * per_area;
-            let (q, k, v) = (&input[base..], &input[base + kd * pixels..], &input[base + 2 * kd * pixels..]);
-            scores.clear();
-            scores.resize(rows * per_area, 0.0);
-            // SAFETY: the reads stay in this image's channels `head * per_head ..
-            // (head + 1) * per_head`, pixels `a * per_area .. (a + 1) * per_area` (inside
-            // `input`); `scores` is `rows x per_area`.
-            unsafe {
-                // scores[j, i] = scale * sum_d q[d, first + j] k[d, i]
-                gemm::gemm(
-                    rows,
-                    per_area,
-                    kd,
-                    scores.as_mut_ptr(),
-                    1,
-                    per_area as isize,
-                    false,
-                    q.as_ptr().add(first),
-                    pixels as isize,
-                    1,
-                    k.as_ptr(),
-                    1,
-                    pixels as isize,
-                    0f32,
-                    scale,
-                    false,
-                    false,
-                    false,
-                    Parallelism::None,
-                );
-            }
-            for row in scores.chunks_exact_mut(per_area) {
-                softmax_in_place(row);
-            }
-            // SAFETY: this task alone writes output channels `head * hd .. (head + 1) * hd`,
-            // pixels `a * per_area + first ..` (`rows` of them) of image `image`; it reads `v`
-            // as above and `scores` (`rows x per_area`).
-            unsafe {
-                // out[d, first + j] = sum_i v[d, i] scores[j, i]
-                let out = dst.ptr().add((image * all + head * hd) * pixels + a * per_area + first);
-                gemm::gemm(
-                    hd,
-                    rows,
-                    per_area,
-                    out,
-                    1,
-                    pixels as isize,
-                    false,
-                    v.as_ptr(),
-                    1,
-                    pixels as isize,
-                    scores.as_ptr(),
-                    per_area as isize,
-                    1,
-                    0f32,
-                    1f32,
-                    false,
-                    false,
-                    false,
-                    Parallelism::None,
-                );
-            }
-        });
+        (0..groups * blocks).into_par_iter().with_min_len(min_len(1)).for_each_init(
+            Vec::new,
+            |scores: &mut Vec<f32>, task| {
+                let (group, first) = (task / blocks, (task % blocks) * block);
+                let rows = block.min(per_area - first);
+                let (image, rest) = (group / (area * heads), group % (area * heads));
+                let (a, head) = (rest / heads, rest % heads);
+                let input = x.image(image);
+                // This head's queries, keys and values over this area: `[dim, per_area]` each,
+                // row stride `pixels`.
+                let base = head * per_head * pixels + a * per_area;
+                let (q, k, v) =
+                    (&input[base..], &input[base + kd * pixels..], &input[base + 2 * kd * pixels..]);
+                scores.clear();
+                scores.resize(rows * per_area, 0.0);
+                // SAFETY: the reads stay in this image's channels `head * per_head ..
+                // (head + 1) * per_head`, pixels `a * per_area .. (a + 1) * per_area` (inside
+                // `input`); `scores` is `rows x per_area`.
+                unsafe {
+                    // scores[j, i] = scale * sum_d q[d, first + j] k[d, i]
+                    gemm::gemm(
+                        rows,
+                        per_area,
+                        kd,
+                        scores.as_mut_ptr(),
+                        1,
+                        per_area as isize,
+                        false,
+                        q.as_ptr().add(first),
+                        pixels as isize,
+                        1,
+                        k.as_ptr(),
+                        1,
+                        pixels as isize,
+                        0f32,
+                        scale,
+                        false,
+                        false,
+                        false,
+                        Parallelism::None,
+                    );
+                }
+                for row in scores.chunks_exact_mut(per_area) {
+                    softmax_in_place(row);
+                }
+                // SAFETY: this task alone writes output channels `head * hd .. (head + 1) * hd`,
+                // pixels `a * per_area + first ..` (`rows` of them) of image `image`; it reads `v`
+                // as above and `scores` (`rows x per_area`).
+                unsafe {
+                    // out[d, first + j] = sum_i v[d, i] scores[j, i]
+                    let out = dst.ptr().add((image * all + head * hd) * pixels + a * per_area + first);
+                    gemm::gemm(
+                        hd,
+                        rows,
+                        per_area,
+                        out,
+                        1,
+                        pixels as isize,
+                        false,
+                        v.as_ptr(),
+                        1,
+                        pixels as isize,
+                        scores.as_ptr(),
+                        per_area as isize,
+                        1,
+                        0f32,
+                        1f32,
+                        false,
+                        false,
+                        false,
+                        Parallelism::None,
+                    );
+                }
+            },
+        );
     }
 }
 
@@ -1368,7 +1404,7 @@ fn attention_avx512(x: &Images, op: AttentionOp, out: &mut [MaybeUninit<f32>]) {
     let pixels = x.height * x.width;
     let all = heads * hd;
     let per_area = pixels / area;
-    let threads = rayon::current_num_threads().max(1);
+    let threads = threads();
     let groups = x.batch * area * heads;
     // Query blocks: whole kernel panels, few enough keys x queries to stay in cache, and a
     // few tasks per thread.
@@ -1378,88 +1414,91 @@ fn attention_avx512(x: &Images, op: AttentionOp, out: &mut [MaybeUninit<f32>]) {
     let blocks = per_area.div_ceil(block);
     let dst = SharedOut(out.as_mut_ptr().cast::<f32>());
     let zeros = [0f32; MR];
-    (0..groups * blocks).into_par_iter().for_each_init(AttentionScratch::default, |scratch, task| {
-        let (group, first) = (task / blocks, (task % blocks) * block);
-        let queries = block.min(per_area - first);
-        let (image, rest) = (group / (area * heads), group % (area * heads));
-        let (a, head) = (rest / heads, rest % heads);
-        let input = x.image(image);
-        let base = head * per_head * pixels + a * per_area;
-        let (q, k, v) = (&input[base..], &input[base + kd * pixels..], &input[base + 2 * kd * pixels..]);
-        let AttentionScratch { keys, values, scores, sums } = scratch;
-        // keys: [per_area / MR, kd, MR] = scale * k^T; values: [hd / MR, per_area, MR] = v.
-        pack_rows(k, pixels, kd, per_area, op.scale, keys);
-        pack_columns(v, pixels, hd, per_area, values);
-        let ld = if queries.div_ceil(16).is_multiple_of(4) {
-            queries.div_ceil(16) * 16 + 16
-        } else {
-            queries.div_ceil(16) * 16
-        };
-        scores.clear();
-        scores.resize(per_area * ld, 0.0);
-        for (kb, keys) in keys.chunks_exact(kd * MR).enumerate() {
-            let rows = MR.min(per_area - kb * MR);
-            for panel in (0..queries).step_by(NR) {
-                let cols = NR.min(queries - panel);
-                // SAFETY: AVX-512 (`simd()` chose this path). Reads `q` rows `0..kd` (stride
-                // `pixels`), columns `first + panel ..` (`cols`), inside this area of `input`;
-                // writes rows `kb * MR ..` (`rows`), columns `panel ..` (`cols`) of `scores`
-                // (`per_area x ld`, `queries <= ld`).
-                unsafe {
-                    let rhs = q.as_ptr().add(first + panel);
-                    let dst = scores.as_mut_ptr().add(kb * MR * ld + panel);
-                    block_avx512(
-                        kd,
-                        keys,
-                        rhs,
-                        pixels,
-                        cols,
-                        &zeros[..rows],
-                        Activation::Identity,
-                        std::ptr::null(),
-                        dst,
-                        ld,
-                    );
-                }
-            }
-        }
-        softmax_columns(&mut scores[..per_area * ld], ld, queries, sums);
-        for (vb, values) in values.chunks_exact(per_area * MR).enumerate() {
-            let rows = MR.min(hd - vb * MR);
-            for panel in (0..queries).step_by(NR) {
-                let cols = NR.min(queries - panel);
-                // SAFETY: AVX-512. Reads `scores` rows `0..per_area` (stride `ld`), columns
-                // `panel ..` (`cols`); this task alone writes output channels
-                // `head * hd + vb * MR ..` (`rows`), pixels `a * per_area + first + panel ..`
-                // (`cols`) of image `image`.
-                unsafe {
-                    let rhs = scores.as_ptr().add(panel);
-                    let channel = image * all + head * hd + vb * MR;
-                    let dst = dst.ptr().add(channel * pixels + a * per_area + first + panel);
-                    block_avx512(
-                        per_area,
-                        values,
-                        rhs,
-                        ld,
-                        cols,
-                        &zeros[..rows],
-                        Activation::Identity,
-                        std::ptr::null(),
-                        dst,
-                        pixels,
-                    );
-                }
-            }
-        }
-        for d in 0..hd {
-            // SAFETY: the same output row as above, `queries` pixels, owned by this task.
-            let row = unsafe {
-                let start = (image * all + head * hd + d) * pixels + a * per_area + first;
-                std::slice::from_raw_parts_mut(dst.ptr().add(start), queries)
+    (0..groups * blocks).into_par_iter().with_min_len(min_len(1)).for_each_init(
+        AttentionScratch::default,
+        |scratch, task| {
+            let (group, first) = (task / blocks, (task % blocks) * block);
+            let queries = block.min(per_area - first);
+            let (image, rest) = (group / (area * heads), group % (area * heads));
+            let (a, head) = (rest / heads, rest % heads);
+            let input = x.image(image);
+            let base = head * per_head * pixels + a * per_area;
+            let (q, k, v) = (&input[base..], &input[base + kd * pixels..], &input[base + 2 * kd * pixels..]);
+            let AttentionScratch { keys, values, scores, sums } = scratch;
+            // keys: [per_area / MR, kd, MR] = scale * k^T; values: [hd / MR, per_area, MR] = v.
+            pack_rows(k, pixels, kd, per_area, op.scale, keys);
+            pack_columns(v, pixels, hd, per_area, values);
+            let ld = if queries.div_ceil(16).is_multiple_of(4) {
+                queries.div_ceil(16) * 16 + 16
+            } else {
+                queries.div_ceil(16) * 16
             };
-            scale_by(row, &sums[..queries]);
-        }
-    });
+            scores.clear();
+            scores.resize(per_area * ld, 0.0);
+            for (kb, keys) in keys.chunks_exact(kd * MR).enumerate() {
+                let rows = MR.min(per_area - kb * MR);
+                for panel in (0..queries).step_by(NR) {
+                    let cols = NR.min(queries - panel);
+                    // SAFETY: AVX-512 (`simd()` chose this path). Reads `q` rows `0..kd` (stride
+                    // `pixels`), columns `first + panel ..` (`cols`), inside this area of `input`;
+                    // writes rows `kb * MR ..` (`rows`), columns `panel ..` (`cols`) of `scores`
+                    // (`per_area x ld`, `queries <= ld`).
+                    unsafe {
+                        let rhs = q.as_ptr().add(first + panel);
+                        let dst = scores.as_mut_ptr().add(kb * MR * ld + panel);
+                        block_avx512(
+                            kd,
+                            keys,
+                            rhs,
+                            pixels,
+                            cols,
+                            &zeros[..rows],
+                            Activation::Identity,
+                            std::ptr::null(),
+                            dst,
+                            ld,
+                        );
+                    }
+                }
+            }
+            softmax_columns(&mut scores[..per_area * ld], ld, queries, sums);
+            for (vb, values) in values.chunks_exact(per_area * MR).enumerate() {
+                let rows = MR.min(hd - vb * MR);
+                for panel in (0..queries).step_by(NR) {
+                    let cols = NR.min(queries - panel);
+                    // SAFETY: AVX-512. Reads `scores` rows `0..per_area` (stride `ld`), columns
+                    // `panel ..` (`cols`); this task alone writes output channels
+                    // `head * hd + vb * MR ..` (`rows`), pixels `a * per_area + first + panel ..`
+                    // (`cols`) of image `image`.
+                    unsafe {
+                        let rhs = scores.as_ptr().add(panel);
+                        let channel = image * all + head * hd + vb * MR;
+                        let dst = dst.ptr().add(channel * pixels + a * per_area + first + panel);
+                        block_avx512(
+                            per_area,
+                            values,
+                            rhs,
+                            ld,
+                            cols,
+                            &zeros[..rows],
+                            Activation::Identity,
+                            std::ptr::null(),
+                            dst,
+                            pixels,
+                        );
+                    }
+                }
+            }
+            for d in 0..hd {
+                // SAFETY: the same output row as above, `queries` pixels, owned by this task.
+                let row = unsafe {
+                    let start = (image * all + head * hd + d) * pixels + a * per_area + first;
+                    std::slice::from_raw_parts_mut(dst.ptr().add(start), queries)
+                };
+                scale_by(row, &sums[..queries]);
+            }
+        },
+    );
 }
 
 /// Per-task buffers of [`attention_avx512`].
@@ -1903,6 +1942,29 @@ mod tests {
             let diff = relative_diff(&portable, &reference);
             assert!(diff <= 1e-4, "portable: b{b} heads {heads} area {area} {h}x{w}: relative diff {diff}");
         }
+    }
+
+    #[test]
+    fn serial_kernels_give_the_same_output() {
+        let x = tensor(&[2, 24, 20, 20], 11);
+        for (k, stride) in [(1, 1), (3, 1), (3, 2)] {
+            let weight = tensor(&[20, 24, k, k], 12);
+            let bias = tensor(&[20], 13);
+            let op = ConvOp {
+                padding: k / 2,
+                stride,
+                groups: 1,
+                act: Activation::Silu,
+                residual: None,
+                bf16: false,
+                packed: None,
+            };
+            let parallel = x.apply_op3_no_bwd(&weight, &bias, &op).expect("parallel");
+            let serial = serially(|| x.apply_op3_no_bwd(&weight, &bias, &op)).expect("serial");
+            assert_eq!(relative_diff(&serial, &parallel), 0.0, "k{k} s{stride}");
+        }
+        let pools = serially(|| x.apply_op1_no_bwd(&SppfPools { k: 5 })).expect("serial pools");
+        assert_eq!(relative_diff(&pools, &x.apply_op1_no_bwd(&SppfPools { k: 5 }).expect("pools")), 0.0);
     }
 
     #[test]

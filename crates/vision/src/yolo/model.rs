@@ -13,6 +13,7 @@ use super::block::{C2f, Sppf};
 use super::config::{LayerSpec, YoloConfig};
 use super::conv::{ConvBlock, upsample2};
 use super::head::{Detect, Segment};
+use super::kernels;
 
 /// One yaml row.
 #[derive(Debug, Clone)]
@@ -213,7 +214,7 @@ impl Yolo {
     /// [`Yolo::new`] whose dense convolutions multiply as `multiply` says on the CPU (f32
     /// tensors); other devices and dtypes are unaffected.
     pub fn with_cpu_multiply(cfg: &YoloConfig, vb: VarBuilder, multiply: super::CpuMultiply) -> Result<Self> {
-        super::kernels::building_with(multiply, || Self::build(cfg, vb))
+        kernels::building_with(multiply, || Self::build(cfg, vb))
     }
 
     fn build(cfg: &YoloConfig, vb: VarBuilder) -> Result<Self> {
@@ -291,7 +292,7 @@ impl Yolo {
             if images > 1 {
                 let group = (first..first + images)
                     .into_par_iter()
-                    .map(|i| self.forward_batch(&x.narrow(0, i, 1)?, None))
+                    .map(|i| kernels::serially(|| self.forward_batch(&x.narrow(0, i, 1)?, None)))
                     .collect::<Result<Vec<_>>>()?;
                 outputs.extend(group);
                 continue;

@@ -59,7 +59,7 @@ impl CustomOp2 for DetectDecode<'_> {
         let mut out = vec![0f32; batch * rows * anchors];
         let dst = SharedOut(out.as_mut_ptr());
         let chunks = anchors.div_ceil(CHUNK);
-        (0..batch * chunks).into_par_iter().with_min_len(4).for_each(|task| {
+        (0..batch * chunks).into_par_iter().with_min_len(super::min_len(4)).for_each(|task| {
             let (image, first) = (task / chunks, (task % chunks) * CHUNK);
             let n = CHUNK.min(anchors - first);
             // SAFETY: this task alone writes columns `first .. first + n` of every row of image

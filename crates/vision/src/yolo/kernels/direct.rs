@@ -155,7 +155,7 @@ pub(super) fn conv(
     let chunk = (PREPARED_BYTES / (image_len * 4).max(1)).clamp(1, x.batch);
     let mut prepared = vec![0f32; chunk * image_len];
 
-    let threads = rayon::current_num_threads().max(1);
+    let threads = super::threads();
     let grid_blocks = grid.len.div_ceil(NR);
     let weight_blocks = c2.div_ceil(MR);
     let dst = SharedOut(out.as_mut_ptr().cast::<f32>());
@@ -171,52 +171,58 @@ pub(super) fn conv(
         let group_blocks = weight_blocks.div_ceil(groups);
         let groups = weight_blocks.div_ceil(group_blocks);
         let prepared = &mut prepared[..images * image_len];
-        prepared.par_chunks_mut(grid.plane).enumerate().for_each(|(i, out)| {
-            let (image, channel, phase) = (i / (x.channels * phases), i / phases % x.channels, i % phases);
-            let src = &x.image(first_image + image)[channel * plane..][..plane];
-            grid.prepare(src, x.height, x.width, (phase / grid.stride, phase % grid.stride), out);
-        });
+        prepared.par_chunks_mut(grid.plane).enumerate().with_min_len(super::min_len(1)).for_each(
+            |(i, out)| {
+                let (image, channel, phase) =
+                    (i / (x.channels * phases), i / phases % x.channels, i % phases);
+                let src = &x.image(first_image + image)[channel * plane..][..plane];
+                grid.prepare(src, x.height, x.width, (phase / grid.stride, phase % grid.stride), out);
+            },
+        );
         let prepared = &*prepared;
-        (0..images * tiles * groups).into_par_iter().for_each_init(Vec::new, |blocks, task| {
-            let (local, tile, group) = (task / (tiles * groups), task / groups % tiles, task % groups);
-            let image = first_image + local;
-            let prepared = &prepared[local * image_len..][..image_len];
-            let first = tile * tile_blocks * NR;
-            let end = (first + tile_blocks * NR).min(grid.len);
-            blocks.clear();
-            blocks.extend((first..end).step_by(NR).map(|q0| {
-                let cols = NR.min(end - q0);
-                let (valid, o0) = grid.block(q0, cols);
-                (q0, cols, valid, o0)
-            }));
-            let weight_range = group * group_blocks..((group + 1) * group_blocks).min(weight_blocks);
-            for block in weight_range {
-                let weights = &packed[block * depth * MR..][..depth * MR];
-                let rows = MR.min(c2 - block * MR);
-                let bias = &bias[block * MR..][..rows];
-                for &(q0, cols, valid, o0) in blocks.iter() {
-                    if valid == 0 {
-                        continue;
-                    }
-                    // SAFETY: the CPU has AVX-512F (the caller's check). Reads: for every tap,
-                    // positions q0 + taps[p] + j (j < cols, q0 + cols <= grid.len) lie inside
-                    // the prepared image (`Grid::new` sizes the planes for the furthest tap).
-                    // Writes: this task alone owns channels `block * MR ..` (`rows`) of image
-                    // `image` and the output pixels of grid positions q0 .. q0 + cols, which
-                    // are `valid.count_ones()` values from `o0` on, inside `out`; `residual`
-                    // has the same length as `out` and is read at the same places.
-                    unsafe {
-                        let offset = (image * c2 + block * MR) * pixels + o0;
-                        let dst = dst.ptr().add(offset);
-                        let residual = residual.map_or(std::ptr::null(), |r| r.as_ptr().add(offset));
-                        let base = prepared.as_ptr().add(q0);
-                        block_avx512(
-                            depth, weights, base, &taps, cols, valid, bias, act, residual, dst, pixels,
-                        );
+        (0..images * tiles * groups).into_par_iter().with_min_len(super::min_len(1)).for_each_init(
+            Vec::new,
+            |blocks, task| {
+                let (local, tile, group) = (task / (tiles * groups), task / groups % tiles, task % groups);
+                let image = first_image + local;
+                let prepared = &prepared[local * image_len..][..image_len];
+                let first = tile * tile_blocks * NR;
+                let end = (first + tile_blocks * NR).min(grid.len);
+                blocks.clear();
+                blocks.extend((first..end).step_by(NR).map(|q0| {
+                    let cols = NR.min(end - q0);
+                    let (valid, o0) = grid.block(q0, cols);
+                    (q0, cols, valid, o0)
+                }));
+                let weight_range = group * group_blocks..((group + 1) * group_blocks).min(weight_blocks);
+                for block in weight_range {
+                    let weights = &packed[block * depth * MR..][..depth * MR];
+                    let rows = MR.min(c2 - block * MR);
+                    let bias = &bias[block * MR..][..rows];
+                    for &(q0, cols, valid, o0) in blocks.iter() {
+                        if valid == 0 {
+                            continue;
+                        }
+                        // SAFETY: the CPU has AVX-512F (the caller's check). Reads: for every tap,
+                        // positions q0 + taps[p] + j (j < cols, q0 + cols <= grid.len) lie inside
+                        // the prepared image (`Grid::new` sizes the planes for the furthest tap).
+                        // Writes: this task alone owns channels `block * MR ..` (`rows`) of image
+                        // `image` and the output pixels of grid positions q0 .. q0 + cols, which
+                        // are `valid.count_ones()` values from `o0` on, inside `out`; `residual`
+                        // has the same length as `out` and is read at the same places.
+                        unsafe {
+                            let offset = (image * c2 + block * MR) * pixels + o0;
+                            let dst = dst.ptr().add(offset);
+                            let residual = residual.map_or(std::ptr::null(), |r| r.as_ptr().add(offset));
+                            let base = prepared.as_ptr().add(q0);
+                            block_avx512(
+                                depth, weights, base, &taps, cols, valid, bias, act, residual, dst, pixels,
+                            );
+                        }
                     }
                 }
-            }
-        });
+            },
+        );
     }
 }
 

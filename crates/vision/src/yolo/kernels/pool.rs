@@ -29,24 +29,27 @@ impl CustomOp1 for SppfPools {
         let mut out = vec![0f32; x.batch * 4 * x.channels * plane];
         let dst = SharedOut(out.as_mut_ptr());
         let (k, c, h, w) = (self.k, x.channels, x.height, x.width);
-        (0..x.batch * c).into_par_iter().with_min_len(8).for_each_init(Vec::new, |scratch, task| {
-            let (image, channel) = (task / c, task % c);
-            let src = &x.image(image)[channel * plane..][..plane];
-            // SAFETY: this task alone writes channel `channel` of the four slots of image
-            // `image` (planes `(image * 4 + slot) * c + channel`), inside `out`, which outlives
-            // the loop.
-            let slots: [&mut [f32]; 4] = std::array::from_fn(|slot| unsafe {
-                std::slice::from_raw_parts_mut(
-                    dst.ptr().add(((image * 4 + slot) * c + channel) * plane),
-                    plane,
-                )
-            });
-            let [s0, s1, s2, s3] = slots;
-            s0.copy_from_slice(src);
-            pool_plane(s0, h, w, k, scratch, s1);
-            pool_plane(s1, h, w, k, scratch, s2);
-            pool_plane(s2, h, w, k, scratch, s3);
-        });
+        (0..x.batch * c).into_par_iter().with_min_len(super::min_len(8)).for_each_init(
+            Vec::new,
+            |scratch, task| {
+                let (image, channel) = (task / c, task % c);
+                let src = &x.image(image)[channel * plane..][..plane];
+                // SAFETY: this task alone writes channel `channel` of the four slots of image
+                // `image` (planes `(image * 4 + slot) * c + channel`), inside `out`, which outlives
+                // the loop.
+                let slots: [&mut [f32]; 4] = std::array::from_fn(|slot| unsafe {
+                    std::slice::from_raw_parts_mut(
+                        dst.ptr().add(((image * 4 + slot) * c + channel) * plane),
+                        plane,
+                    )
+                });
+                let [s0, s1, s2, s3] = slots;
+                s0.copy_from_slice(src);
+                pool_plane(s0, h, w, k, scratch, s1);
+                pool_plane(s1, h, w, k, scratch, s2);
+                pool_plane(s2, h, w, k, scratch, s3);
+            },
+        );
         Ok((CpuStorage::F32(out), Shape::from((x.batch, 4 * c, h, w))))
     }
 }

@@ -22,7 +22,7 @@ impl CustomOp1 for Upsample2 {
         let plane = h * w;
         let mut out = vec![0f32; x.batch * x.channels * 4 * plane];
         if plane > 0 {
-            out.par_chunks_mut(4 * plane).enumerate().with_min_len(4).for_each(|(i, out)| {
+            out.par_chunks_mut(4 * plane).enumerate().with_min_len(super::min_len(4)).for_each(|(i, out)| {
                 let (image, channel) = (i / x.channels, i % x.channels);
                 let src = &x.image(image)[channel * plane..][..plane];
                 upsample_plane(src, w, out);
