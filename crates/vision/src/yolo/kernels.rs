@@ -1743,6 +1743,9 @@ mod tests {
         check_conv(1, 64, 80, 10, 10, 3, 1, 1);
         check_conv(2, 32, 44, 40, 23, 3, 2, 1);
         check_conv(1, 7, 9, 8, 8, 2, 2, 1);
+        // Maps large enough for the direct kernel's bands (several per image).
+        check_conv(1, 32, 16, 64, 200, 3, 1, 1);
+        check_conv(2, 16, 8, 90, 300, 3, 2, 1);
     }
 
     /// The gemm-crate path (CPUs without AVX-512) against the same reference.

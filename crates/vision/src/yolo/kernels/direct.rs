@@ -13,7 +13,10 @@
 //! columns), which removes the 9x-input copy that im2col made for every 3x3 tile.
 //!
 //! Phase planes are a little longer than their rows need, an odd number of cache lines, so
-//! that the same tap of consecutive channels does not land in the same cache sets.
+//! that the same tap of consecutive channels does not land in the same cache sets. Large maps
+//! are prepared and multiplied in bands of output rows (at least 16, about 384 KiB of
+//! prepared input), so the copy is still in L2 when the micro-kernel reads it: the first
+//! convolutions of a 640 px input read 5-7 MB.
 
 use std::mem::MaybeUninit;
 
@@ -21,37 +24,54 @@ use rayon::prelude::*;
 
 use super::{Activation, Geometry, Images, MR, NR, PackedWeights, SharedOut, gather_strided, lane_mask};
 
-/// Where a convolution's grid positions and taps lie in a prepared image.
+/// Where a convolution's grid positions and taps lie in a prepared band of an image: the
+/// phase rows that output rows `first_row .. first_row + band` read.
 #[derive(Debug, Clone, Copy)]
 struct Grid {
     stride: usize,
     pad: usize,
-    /// Rows and columns of a phase plane.
+    /// Rows and columns of a whole phase plane.
     ph: usize,
     pw: usize,
-    /// Floats per phase plane (at least `ph * pw`; see the module docs).
+    /// Output rows per band, and the phase rows a band reads (`band` plus the taps' reach).
+    band: usize,
+    rows: usize,
+    /// Floats per prepared phase plane of a band (at least `rows * pw`; see the module docs).
     plane: usize,
-    /// Grid positions up to the last output pixel: `(out_h - 1) * pw + out_w`.
-    len: usize,
+    out_h: usize,
     out_w: usize,
 }
 
 impl Grid {
-    fn new(h: usize, w: usize, g: Geometry) -> Self {
+    /// The grid of `g` over an `h x w` image, in bands of at most `band` output rows.
+    fn new(h: usize, w: usize, g: Geometry, band: usize) -> Self {
         let s = g.stride;
         let (ph, pw) = ((h + 2 * g.pad).div_ceil(s), (w + 2 * g.pad).div_ceil(s));
-        let len = (g.out_h - 1) * pw + g.out_w;
-        // The furthest tap reads `max_tap` past a grid position; junk positions past the last
-        // phase row read zeros from the plane's tail.
-        let max_tap = ((g.k - 1) / s) * pw + (g.k - 1) / s;
-        let lines = (ph * pw).max(len + max_tap).div_ceil(16);
+        let band = band.clamp(1, g.out_h.max(1));
+        let reach = (g.k - 1) / s;
+        let rows = band + reach;
+        // The furthest tap reads `reach * (pw + 1)` past a grid position; junk positions of the
+        // band's last row read zeros from the plane's tail.
+        let len = (band - 1) * pw + g.out_w;
+        let lines = (rows * pw).max(len + reach * (pw + 1)).div_ceil(16);
         let plane = (lines | 1) * 16;
-        Self { stride: s, pad: g.pad, ph, pw, plane, len, out_w: g.out_w }
+        Self { stride: s, pad: g.pad, ph, pw, band, rows, plane, out_h: g.out_h, out_w: g.out_w }
     }
 
     /// Floats per prepared channel (all its phases).
     fn channel(&self) -> usize {
         self.stride * self.stride * self.plane
+    }
+
+    /// The bands: (first output row, output rows).
+    fn bands(&self) -> impl Iterator<Item = (usize, usize)> + use<> {
+        let (band, out_h) = (self.band, self.out_h);
+        (0..out_h).step_by(band).map(move |first| (first, band.min(out_h - first)))
+    }
+
+    /// Grid positions of a band of `rows` output rows: up to its last output pixel.
+    fn len(&self, rows: usize) -> usize {
+        (rows - 1) * self.pw + self.out_w
     }
 
     /// Per depth index `(c, dy, dx)` (the weights' order), where its run starts relative to
@@ -70,17 +90,27 @@ impl Grid {
         taps
     }
 
-    /// Writes phase `(a, b)` of one channel plane `[h, w]` into `out` (one phase plane): the
-    /// pixels, and zeros everywhere the padded input has none (borders and the tail).
-    fn prepare(&self, src: &[f32], h: usize, w: usize, (a, b): (usize, usize), out: &mut [f32]) {
+    /// Writes phase `(a, b)` of one channel plane `[h, w]`, phase rows `first_row ..
+    /// first_row + self.rows`, into `out` (one prepared phase plane): the pixels, and zeros
+    /// everywhere the padded input has none (borders, rows past the plane, the tail).
+    fn prepare(
+        &self,
+        src: &[f32],
+        h: usize,
+        w: usize,
+        (a, b): (usize, usize),
+        first_row: usize,
+        out: &mut [f32],
+    ) {
         let s = self.stride;
-        let (rows, tail) = out.split_at_mut(self.ph * self.pw);
+        let (rows, tail) = out.split_at_mut(self.rows * self.pw);
         tail.fill(0.0);
         // Phase column j holds input column s * j + b - pad.
         let first = self.pad.saturating_sub(b).div_ceil(s).min(self.pw);
         let end = (w + self.pad).saturating_sub(b).div_ceil(s).clamp(first, self.pw);
         for (r, row) in rows.chunks_exact_mut(self.pw).enumerate() {
-            let y = (s * r + a).checked_sub(self.pad).filter(|&y| y < h);
+            let r = first_row + r;
+            let y = (s * r + a).checked_sub(self.pad).filter(|&y| y < h && r < self.ph);
             let (Some(y), true) = (y, first < end) else {
                 row.fill(0.0);
                 continue;
@@ -97,24 +127,27 @@ impl Grid {
         }
     }
 
-    /// Output block starting at grid position `q0`, `cols` positions: which lanes are output
-    /// pixels (bit per lane) and the output index of the first of them.
-    fn block(&self, q0: usize, cols: usize) -> (u32, usize) {
+    /// Output block starting at grid position `q0` of the band from output row `first_row`,
+    /// `cols` positions: which lanes are output pixels (bit per lane) and the output index of
+    /// the first of them.
+    fn block(&self, first_row: usize, q0: usize, cols: usize) -> (u32, usize) {
         let mut valid = 0u32;
         for j in 0..cols {
             if (q0 + j) % self.pw < self.out_w {
                 valid |= 1 << j;
             }
         }
-        let (row, col) = (q0 / self.pw, q0 % self.pw);
+        let (row, col) = (first_row + q0 / self.pw, q0 % self.pw);
         (valid, row * self.out_w + col.min(self.out_w))
     }
 }
 
-/// The dense f32 k x k convolution over prepared images (see the module docs): per image, the
-/// channels are copied into their phases in parallel, then tasks of grid tiles x groups of
-/// `MR`-channel weight blocks run the micro-kernel, reading the prepared image in place. The
-/// weights are packed once into `cache` when given (the same layout as the im2col kernel's).
+/// The dense f32 k x k convolution over prepared bands (see the module docs): per image and
+/// band of output rows, the channels' phase rows are copied in parallel, then tasks of grid
+/// tiles x groups of `MR`-channel weight blocks run the micro-kernel, reading the band in
+/// place. Bands keep the prepared input in L2 for large maps (a 640 px input's first
+/// convolutions read 5-7 MB). The weights are packed once into `cache` when given (the same
+/// layout as the im2col kernel's).
 ///
 /// The caller checked that the CPU has AVX-512F.
 #[allow(clippy::too_many_arguments)] // shapes and strides of raw kernel operands
@@ -144,91 +177,97 @@ pub(super) fn conv(
     };
     assert_eq!(out.len(), x.batch * c2 * pixels);
     assert!(residual.is_none_or(|r| r.len() == out.len()));
-    let grid = Grid::new(x.height, x.width, g);
+    let s = g.stride;
+    let pw = (x.width + 2 * g.pad).div_ceil(s);
+    let band = (BAND_BYTES / (4 * x.channels * s * s * pw).max(1)).max(MIN_BAND);
+    let grid = Grid::new(x.height, x.width, g, band);
     let taps = grid.taps(x.channels, g.k);
     let plane = x.height * x.width;
-    // Images are prepared and multiplied a few at a time (one parallel pass each), so that
-    // small maps make enough tasks and a batch costs two rayon dispatches per chunk, not per
-    // image. Every value is written for each chunk. (A buffer kept between calls on the
-    // thread measured 4% slower on YOLOv12n than this fresh one.)
-    let image_len = x.channels * grid.channel();
-    let chunk = (PREPARED_BYTES / (image_len * 4).max(1)).clamp(1, x.batch);
-    let mut prepared = vec![0f32; chunk * image_len];
+    // Every value of a band is written before it is read. (A buffer kept between calls on
+    // the thread measured 4% slower on YOLOv12n than this fresh one, and an uninitialised one
+    // 5% slower.)
+    let mut prepared = vec![0f32; x.channels * grid.channel()];
 
     let threads = super::threads();
-    let grid_blocks = grid.len.div_ceil(NR);
     let weight_blocks = c2.div_ceil(MR);
     let dst = SharedOut(out.as_mut_ptr().cast::<f32>());
-    let phases = grid.stride * grid.stride;
+    let phases = s * s;
 
-    for first_image in (0..x.batch).step_by(chunk) {
-        let images = chunk.min(x.batch - first_image);
-        // A few tasks per thread: grid tiles of at most 8 blocks, and for small maps groups of
-        // weight blocks as well (the prepared image is shared, so splitting costs no copies).
-        let tile_blocks = (images * grid_blocks).div_ceil(4 * threads).clamp(1, 8).min(grid_blocks);
-        let tiles = grid_blocks.div_ceil(tile_blocks);
-        let groups = (4 * threads).div_ceil(images * tiles).clamp(1, weight_blocks);
-        let group_blocks = weight_blocks.div_ceil(groups);
-        let groups = weight_blocks.div_ceil(group_blocks);
-        let prepared = &mut prepared[..images * image_len];
-        prepared.par_chunks_mut(grid.plane).enumerate().with_min_len(super::min_len(1)).for_each(
-            |(i, out)| {
-                let (image, channel, phase) =
-                    (i / (x.channels * phases), i / phases % x.channels, i % phases);
-                let src = &x.image(first_image + image)[channel * plane..][..plane];
-                grid.prepare(src, x.height, x.width, (phase / grid.stride, phase % grid.stride), out);
-            },
-        );
-        let prepared = &*prepared;
-        (0..images * tiles * groups).into_par_iter().with_min_len(super::min_len(1)).for_each_init(
-            Vec::new,
-            |blocks, task| {
-                let (local, tile, group) = (task / (tiles * groups), task / groups % tiles, task % groups);
-                let image = first_image + local;
-                let prepared = &prepared[local * image_len..][..image_len];
-                let first = tile * tile_blocks * NR;
-                let end = (first + tile_blocks * NR).min(grid.len);
-                blocks.clear();
-                blocks.extend((first..end).step_by(NR).map(|q0| {
-                    let cols = NR.min(end - q0);
-                    let (valid, o0) = grid.block(q0, cols);
-                    (q0, cols, valid, o0)
-                }));
-                let weight_range = group * group_blocks..((group + 1) * group_blocks).min(weight_blocks);
-                for block in weight_range {
-                    let weights = &packed[block * depth * MR..][..depth * MR];
-                    let rows = MR.min(c2 - block * MR);
-                    let bias = &bias[block * MR..][..rows];
-                    for &(q0, cols, valid, o0) in blocks.iter() {
-                        if valid == 0 {
-                            continue;
-                        }
-                        // SAFETY: the CPU has AVX-512F (the caller's check). Reads: for every tap,
-                        // positions q0 + taps[p] + j (j < cols, q0 + cols <= grid.len) lie inside
-                        // the prepared image (`Grid::new` sizes the planes for the furthest tap).
-                        // Writes: this task alone owns channels `block * MR ..` (`rows`) of image
-                        // `image` and the output pixels of grid positions q0 .. q0 + cols, which
-                        // are `valid.count_ones()` values from `o0` on, inside `out`; `residual`
-                        // has the same length as `out` and is read at the same places.
-                        unsafe {
-                            let offset = (image * c2 + block * MR) * pixels + o0;
-                            let dst = dst.ptr().add(offset);
-                            let residual = residual.map_or(std::ptr::null(), |r| r.as_ptr().add(offset));
-                            let base = prepared.as_ptr().add(q0);
-                            block_avx512(
-                                depth, weights, base, &taps, cols, valid, bias, act, residual, dst, pixels,
-                            );
+    for image in 0..x.batch {
+        let src = x.image(image);
+        for (first_row, rows) in grid.bands() {
+            let len = grid.len(rows);
+            let grid_blocks = len.div_ceil(NR);
+            // A few tasks per thread: grid tiles of at most 8 blocks, and for small maps
+            // groups of weight blocks as well (the prepared band is shared, so splitting costs
+            // no copies).
+            let tile_blocks = grid_blocks.div_ceil(4 * threads).clamp(1, 8);
+            let tiles = grid_blocks.div_ceil(tile_blocks);
+            let groups = (4 * threads).div_ceil(tiles).clamp(1, weight_blocks);
+            let group_blocks = weight_blocks.div_ceil(groups);
+            let groups = weight_blocks.div_ceil(group_blocks);
+            prepared.par_chunks_mut(grid.plane).enumerate().with_min_len(super::min_len(1)).for_each(
+                |(i, out)| {
+                    let (channel, phase) = (i / phases, i % phases);
+                    let src = &src[channel * plane..][..plane];
+                    grid.prepare(src, x.height, x.width, (phase / s, phase % s), first_row, out);
+                },
+            );
+            let prepared = &prepared;
+            (0..tiles * groups).into_par_iter().with_min_len(super::min_len(1)).for_each_init(
+                Vec::new,
+                |blocks, task| {
+                    let (tile, group) = (task / groups, task % groups);
+                    let first = tile * tile_blocks * NR;
+                    let end = (first + tile_blocks * NR).min(len);
+                    blocks.clear();
+                    blocks.extend((first..end).step_by(NR).map(|q0| {
+                        let cols = NR.min(end - q0);
+                        let (valid, o0) = grid.block(first_row, q0, cols);
+                        (q0, cols, valid, o0)
+                    }));
+                    let weight_range = group * group_blocks..((group + 1) * group_blocks).min(weight_blocks);
+                    for block in weight_range {
+                        let weights = &packed[block * depth * MR..][..depth * MR];
+                        let rows = MR.min(c2 - block * MR);
+                        let bias = &bias[block * MR..][..rows];
+                        for &(q0, cols, valid, o0) in blocks.iter() {
+                            if valid == 0 {
+                                continue;
+                            }
+                            // SAFETY: the CPU has AVX-512F (the caller's check). Reads: for
+                            // every tap, positions q0 + taps[p] + j (j < cols, q0 + cols <=
+                            // len) lie inside the prepared band (`Grid::new` sizes the planes
+                            // for the furthest tap). Writes: this task alone owns channels
+                            // `block * MR ..` (`rows`) of image `image` and the output pixels
+                            // of the band's grid positions q0 .. q0 + cols, which are
+                            // `valid.count_ones()` values from `o0` on, inside `out`;
+                            // `residual` has the same length as `out` and is read at the same
+                            // places.
+                            unsafe {
+                                let offset = (image * c2 + block * MR) * pixels + o0;
+                                let dst = dst.ptr().add(offset);
+                                let residual = residual.map_or(std::ptr::null(), |r| r.as_ptr().add(offset));
+                                let base = prepared.as_ptr().add(q0);
+                                block_avx512(
+                                    depth, weights, base, &taps, cols, valid, bias, act, residual, dst,
+                                    pixels,
+                                );
+                            }
                         }
                     }
-                }
-            },
-        );
+                },
+            );
+        }
     }
 }
 
-/// At most this many bytes of prepared images at a time (several images of a batch when they
-/// are small; one image of any size).
-const PREPARED_BYTES: usize = 4 << 20;
+/// About this many bytes of prepared input per band (with the weights and the band's output
+/// it stays in this CPU's 1 MiB L2).
+const BAND_BYTES: usize = 384 << 10;
+
+/// Output rows per band at least (thinner bands repeat too many halo rows and weight reads).
+const MIN_BAND: usize = 16;
 
 /// One `MR x NR` output block over a prepared image: `acc[i, j] = sum_p weights[p, i] *
 /// base[taps[p] + j]`, then `act(acc + bias)` for the lanes in `valid`, compressed together,
@@ -359,27 +398,32 @@ mod tests {
     fn grid_blocks_skip_the_border_columns() {
         // 5 x 5 input, 3x3 stride 1 pad 1: padded 7 wide, 5 output columns per 7 positions.
         let g = Geometry { k: 3, stride: 1, pad: 1, out_h: 5, out_w: 5 };
-        let grid = Grid::new(5, 5, g);
-        assert_eq!((grid.ph, grid.pw, grid.len), (7, 7, 4 * 7 + 5));
+        let grid = Grid::new(5, 5, g, 100);
+        assert_eq!((grid.ph, grid.pw, grid.band, grid.rows, grid.len(5)), (7, 7, 5, 7, 4 * 7 + 5));
         assert!(grid.plane >= 7 * 7 + 2 * 7 + 2 && (grid.plane / 16) % 2 == 1);
-        let (valid, first) = grid.block(0, 32);
+        let (valid, first) = grid.block(0, 0, 32);
         // Positions 0..32: columns 0-4 of rows 0-3 valid, 5-6 not; row 4 columns 0-3.
         let expected: u32 = (0..32).filter(|q| q % 7 < 5).fold(0, |m, q| m | 1 << q);
         assert_eq!((valid, first), (expected, 0));
-        let (valid, first) = grid.block(32, 1);
+        let (valid, first) = grid.block(0, 32, 1);
         assert_eq!((valid, first), (1, 4 * 5 + 4));
+        // Bands of 2 output rows: 0-1, 2-3, 4; a band's position 0 is its first row's pixel 0.
+        let banded = Grid::new(5, 5, g, 2);
+        assert_eq!(banded.bands().collect::<Vec<_>>(), [(0, 2), (2, 2), (4, 1)]);
+        assert_eq!(banded.rows, 4);
+        assert_eq!(banded.block(2, 7, 1), (1, 3 * 5));
     }
 
     #[test]
     fn stride_two_phases_hold_every_other_pixel() {
         // 4 x 4 input, 3x3 stride 2 pad 1: padded 6 x 6, phases 3 x 3, output 2 x 2.
         let g = Geometry { k: 3, stride: 2, pad: 1, out_h: 2, out_w: 2 };
-        let grid = Grid::new(4, 4, g);
+        let grid = Grid::new(4, 4, g, 2);
         let src: Vec<f32> = (1..=16).map(|v| v as f32).collect();
         // Garbage first: every value must be written.
         let mut out = vec![f32::NAN; grid.channel()];
         for (phase, plane) in out.chunks_exact_mut(grid.plane).enumerate() {
-            grid.prepare(&src, 4, 4, (phase / 2, phase % 2), plane);
+            grid.prepare(&src, 4, 4, (phase / 2, phase % 2), 0, plane);
         }
         assert!(out.iter().all(|v| !v.is_nan()));
         let phase = |a: usize, b: usize| out[(a * 2 + b) * grid.plane..][..9].to_vec();
