@@ -1218,21 +1218,30 @@ fn depthwise_plane_body(
     let (k, pad) = (g.k, g.pad);
     let wide = w + 2 * pad;
     let tall = h + 2 * pad;
+    let len = g.out_h * wide;
     padded.clear();
-    // `k` extra zeros: the last tap's run reaches `k - 1` values past the padded plane.
-    padded.resize(tall * wide + k, 0.0);
+    // Zeros past the padded plane: the last tap's run reaches `k - 1` values further, and
+    // the AVX-512 path's last run up to `DW_RUN - 1` more.
+    padded.resize(tall * wide + k + DW_RUN, 0.0);
     for (y, row) in input.chunks_exact(w).enumerate() {
         padded[(y + pad) * wide + pad..][..w].copy_from_slice(row);
     }
-    let len = g.out_h * wide;
     sums.clear();
-    sums.resize(len, bias);
-    for dy in 0..k {
-        for dx in 0..k {
-            let tap = taps[dy * k + dx];
-            let src = &padded[dy * wide + dx..][..len];
-            for (s, &v) in sums.iter_mut().zip(src) {
-                *s += tap * v;
+    #[cfg(target_arch = "x86_64")]
+    if simd() == Simd::Avx512 {
+        sums.resize(len.div_ceil(DW_RUN) * DW_RUN, 0.0);
+        // SAFETY: the CPU has AVX-512F; `padded` holds every run's reach (sized above).
+        unsafe { depthwise_runs_avx512(padded, taps, k, wide, bias, sums) };
+    }
+    if sums.is_empty() {
+        sums.resize(len, bias);
+        for dy in 0..k {
+            for dx in 0..k {
+                let tap = taps[dy * k + dx];
+                let src = &padded[dy * wide + dx..][..len];
+                for (s, &v) in sums.iter_mut().zip(src) {
+                    *s += tap * v;
+                }
             }
         }
     }
@@ -1244,6 +1253,50 @@ fn depthwise_plane_body(
     }
     if let Some(residual) = residual {
         o.iter_mut().zip(residual).for_each(|(o, &r)| *o += r);
+    }
+}
+
+/// Positions per run of [`depthwise_runs_avx512`] (four vectors).
+const DW_RUN: usize = 64;
+
+/// `sums[q] = bias + sum_(dy, dx) taps[dy * k + dx] * padded[q + dy * wide + dx]` for every
+/// `q < sums.len()` (a multiple of [`DW_RUN`]), one run of 64 positions at a time with its
+/// sums in four registers over all taps: one load and one multiply-add per tap and vector,
+/// not a pass over the sums in memory per tap.
+///
+/// # Safety
+/// The CPU must have AVX-512F; `padded` must hold `sums.len() + (k - 1) * (wide + 1)` values.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn depthwise_runs_avx512(
+    padded: &[f32],
+    taps: &[f32],
+    k: usize,
+    wide: usize,
+    bias: f32,
+    sums: &mut [f32],
+) {
+    use std::arch::x86_64::{_mm512_fmadd_ps, _mm512_loadu_ps, _mm512_set1_ps, _mm512_storeu_ps};
+    assert!(taps.len() >= k * k && padded.len() >= sums.len() + (k - 1) * (wide + 1));
+    for (r, run) in sums.chunks_exact_mut(DW_RUN).enumerate() {
+        let mut acc = [_mm512_set1_ps(bias); 4];
+        for dy in 0..k {
+            for dx in 0..k {
+                let tap = _mm512_set1_ps(taps[dy * k + dx]);
+                // SAFETY: values r * DW_RUN + dy * wide + dx .. + DW_RUN, inside `padded` (the
+                // assertion above).
+                unsafe {
+                    let src = padded.as_ptr().add(r * DW_RUN + dy * wide + dx);
+                    for (j, a) in acc.iter_mut().enumerate() {
+                        *a = _mm512_fmadd_ps(tap, _mm512_loadu_ps(src.add(16 * j)), *a);
+                    }
+                }
+            }
+        }
+        for (j, a) in acc.into_iter().enumerate() {
+            // SAFETY: `run` holds DW_RUN = 4 x 16 values.
+            unsafe { _mm512_storeu_ps(run.as_mut_ptr().add(16 * j), a) };
+        }
     }
 }
 
@@ -1783,6 +1836,7 @@ mod tests {
         check_conv(3, 5, 5, 13, 11, 3, 1, 5);
         check_conv(2, 6, 6, 10, 12, 7, 1, 6);
         check_conv(1, 4, 4, 3, 2, 7, 1, 4);
+        check_conv(1, 16, 16, 40, 40, 7, 1, 16);
     }
 
     /// bf16 products, f32 sums: equal to the f32 convolution of the bf16-rounded input and
