@@ -98,6 +98,11 @@ enum Cmd {
         threads: Vec<usize>,
         #[arg(long, default_value_t = 7)]
         repeats: usize,
+        /// Rounds per case, candle and onnxruntime alternating (each a fresh child process):
+        /// the figures are medians over rounds, so a slow minute of a shared machine weighs
+        /// on both runtimes instead of one.
+        #[arg(long, default_value_t = 1)]
+        rounds: usize,
         /// Python with onnxruntime (scripts/setup-python.sh makes .venv).
         #[arg(long, default_value = ".venv/bin/python")]
         python: PathBuf,
@@ -241,9 +246,10 @@ fn main() -> anyhow::Result<()> {
             };
             import_bench::run(&dir, repeats.max(1), json)
         }
-        Cmd::Vision { models, precisions, sizes, batches, threads, repeats, python, json } => {
+        Cmd::Vision { models, precisions, sizes, batches, threads, repeats, rounds, python, json } => {
             let models = if models.is_empty() { vec![PathBuf::from("models/yolov12n.onnx")] } else { models };
-            vision_bench::run(&models, &precisions, &sizes, &batches, &threads, repeats.max(1), &python, json)
+            let runs = vision_bench::Runs { repeats: repeats.max(1), rounds: rounds.max(1) };
+            vision_bench::run(&models, &precisions, &sizes, &batches, &threads, runs, &python, json)
         }
         Cmd::Prelabel { dir, images, model, batch, repeats, json } => {
             prelabel_bench::run(dir, images, &model, batch.max(1), repeats.max(1), json)

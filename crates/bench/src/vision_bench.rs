@@ -1,4 +1,5 @@
-//! candle vs onnxruntime on CPU, same weights, same input size, same thread count, one run.
+//! candle vs onnxruntime on CPU, same weights, same input size, same thread count, one run
+//! (optionally several alternating rounds per case).
 //!
 //! Each thread count runs in a child process (`RAYON_NUM_THREADS` for candle, whose CPU
 //! kernels use rayon; `intra_op_num_threads` for onnxruntime), so the thread pools never mix.
@@ -136,29 +137,51 @@ fn ort_child(
 }
 
 #[allow(clippy::too_many_arguments)] // the command line's lists, spelled out
+/// How many times each case is timed: `repeats` forwards per child process (after one
+/// warm-up), `rounds` child processes per runtime, candle and onnxruntime alternating.
+#[derive(Debug, Clone, Copy)]
+pub struct Runs {
+    pub repeats: usize,
+    pub rounds: usize,
+}
+
+/// The median over rounds of each round's median.
+fn over_rounds(rounds: &[Timing], batch: usize) -> Timing {
+    let median_ms = median(rounds.iter().map(|t| t.median_ms).collect());
+    Timing { median_ms, images_per_s: batch as f64 * 1000.0 / median_ms }
+}
+
 pub fn run(
     models: &[PathBuf],
     precisions: &[String],
     sizes: &[usize],
     batches: &[usize],
     threads: &[usize],
-    repeats: usize,
+    runs: Runs,
     python: &Path,
     json: bool,
 ) -> anyhow::Result<()> {
+    let Runs { repeats, rounds } = runs;
     let mut cases = Vec::new();
     for model in models {
         for &size in sizes {
             for &batch in batches {
                 for &t in threads {
                     eprintln!("{} size {size} batch {batch} threads {t}", model.display());
-                    // candle at each precision, then onnxruntime (f32) right after.
-                    let candles = precisions
-                        .iter()
-                        .map(|p| candle_child(model, size, batch, t, repeats, p))
-                        .collect::<anyhow::Result<Vec<_>>>()?;
-                    let (ort, note) = ort_child(python, model, size, batch, t, repeats)?;
-                    for (precision, candle) in precisions.iter().zip(candles) {
+                    // Per round: candle at each precision, then onnxruntime (f32) right after.
+                    let mut candle_rounds = vec![Vec::with_capacity(rounds); precisions.len()];
+                    let (mut ort_rounds, mut note) = (Vec::with_capacity(rounds), None);
+                    for _ in 0..rounds {
+                        for (timings, p) in candle_rounds.iter_mut().zip(precisions) {
+                            timings.push(candle_child(model, size, batch, t, repeats, p)?);
+                        }
+                        let (ort, n) = ort_child(python, model, size, batch, t, repeats)?;
+                        ort_rounds.extend(ort);
+                        note = n;
+                    }
+                    let ort = (!ort_rounds.is_empty()).then(|| over_rounds(&ort_rounds, batch));
+                    for (precision, timings) in precisions.iter().zip(candle_rounds) {
+                        let candle = over_rounds(&timings, batch);
                         let ratio = ort.as_ref().map(|o| candle.median_ms / o.median_ms);
                         cases.push(Case {
                             model: model
@@ -184,7 +207,8 @@ pub fn run(
         return Ok(());
     }
     println!(
-        "candle vs onnxruntime f32 (CPU, median of {repeats}; ratio = candle latency / onnxruntime latency)"
+        "candle vs onnxruntime f32 (CPU, median of {repeats} per process, median of {rounds} alternating rounds; \
+         ratio = candle latency / onnxruntime latency)"
     );
     println!(
         "{:<22} {:>5} {:>5} {:>5} {:>7} {:>12} {:>12} {:>10} {:>10} {:>7}",
