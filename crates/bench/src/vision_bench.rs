@@ -136,7 +136,6 @@ fn ort_child(
     ))
 }
 
-#[allow(clippy::too_many_arguments)] // the command line's lists, spelled out
 /// How many times each case is timed: `repeats` forwards per child process (after one
 /// warm-up), `rounds` child processes per runtime, candle and onnxruntime alternating.
 #[derive(Debug, Clone, Copy)]
@@ -151,6 +150,7 @@ fn over_rounds(rounds: &[Timing], batch: usize) -> Timing {
     Timing { median_ms, images_per_s: batch as f64 * 1000.0 / median_ms }
 }
 
+#[allow(clippy::too_many_arguments)] // the command line's lists, spelled out
 pub fn run(
     models: &[PathBuf],
     precisions: &[String],
