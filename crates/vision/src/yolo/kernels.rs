@@ -602,6 +602,24 @@ impl Multiply for F32 {
     }
 }
 
+/// `weight [c2, depth]` in `M`'s layout: kept in `cache` (packed on first use) when given,
+/// else packed into `owned` for this call.
+fn packed_weights<'a, M: Multiply>(
+    cache: Option<&'a PackedWeights>,
+    weight: &[f32],
+    c2: usize,
+    depth: usize,
+    owned: &'a mut Vec<M::Elem>,
+) -> &'a [M::Elem] {
+    match cache {
+        Some(cache) => M::kept(cache).get_or_init(|| M::pack_weights(weight, c2, depth)),
+        None => {
+            *owned = M::pack_weights(weight, c2, depth);
+            owned
+        }
+    }
+}
+
 /// Any dense convolution (1x1 included) with AVX-512: per image and pixel tile, the
 /// right-hand side `[depth, tile]` is copied into panels of `NR` pixels (im2col for k x k);
 /// every `MR`-channel weight block then runs over every panel, the epilogue adding the bias,
@@ -626,14 +644,8 @@ fn dense<M: Multiply>(
     if pixels == 0 || x.batch == 0 || c2 == 0 {
         return;
     }
-    let owned;
-    let packed: &[M::Elem] = match cache {
-        Some(cache) => M::kept(cache).get_or_init(|| M::pack_weights(weight, c2, depth)),
-        None => {
-            owned = M::pack_weights(weight, c2, depth);
-            &owned
-        }
-    };
+    let mut owned = Vec::new();
+    let packed = packed_weights::<M>(cache, weight, c2, depth, &mut owned);
     let rows_per_panel = M::panel_rows(depth);
     let tile = tile_pixels(x.batch, pixels, depth).div_ceil(NR) * NR;
     let tiles = pixels.div_ceil(tile);

@@ -167,14 +167,8 @@ pub(super) fn conv(
     if pixels == 0 || x.batch == 0 || c2 == 0 {
         return;
     }
-    let owned;
-    let packed: &[f32] = match cache {
-        Some(cache) => cache.f32.get_or_init(|| super::pack_weights(weight, c2, depth)),
-        None => {
-            owned = super::pack_weights(weight, c2, depth);
-            &owned
-        }
-    };
+    let mut owned = Vec::new();
+    let packed = super::packed_weights::<super::F32>(cache, weight, c2, depth, &mut owned);
     assert_eq!(out.len(), x.batch * c2 * pixels);
     assert!(residual.is_none_or(|r| r.len() == out.len()));
     let s = g.stride;
