@@ -5,18 +5,13 @@
 //! References: `ultralytics/nn/modules/block.py`; Tian, Ye & Doermann, "YOLOv12:
 //! Attention-Centric Real-Time Object Detectors", arXiv:2502.12524 (2025).
 
-use candle_core::{DType, Module, Result, Tensor};
+use candle_core::{Module, Result, Tensor};
 use candle_nn::VarBuilder;
 use candle_nn::ops::softmax_last_dim;
 
 use super::block::C3k;
 use super::conv::ConvBlock;
-use super::kernels::AttentionOp;
-
-/// Whether [`AttentionOp`] can run on `t` (f32 on the CPU).
-fn cpu_f32(t: &Tensor) -> bool {
-    t.device().is_cpu() && t.dtype() == DType::F32
-}
+use super::kernels::{AttentionOp, cpu_f32};
 
 /// `Attention(dim, num_heads, attn_ratio=0.5)`: multi-head self-attention over all pixels with
 /// short keys (`key_dim = head_dim * attn_ratio`) and a depthwise 3x3 positional encoding of

@@ -7,7 +7,7 @@ use candle_core::{Module, Result, Tensor};
 use candle_nn::VarBuilder;
 
 use super::conv::{ConvBlock, max_pool_same};
-use super::kernels::SppfPools;
+use super::kernels::{SppfPools, cpu_f32};
 
 /// `Bottleneck(c1, c2, shortcut, g=1, k=(3, 3), e)`: two 3x3 convs, plus the input when
 /// `shortcut` and the channel counts agree.
@@ -170,7 +170,7 @@ impl Sppf {
 impl Module for Sppf {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let y0 = self.cv1.forward(x)?;
-        if y0.device().is_cpu() && y0.dtype() == candle_core::DType::F32 {
+        if cpu_f32(&y0) {
             return self.cv2.forward(&y0.apply_op1_no_bwd(&SppfPools { k: self.k })?);
         }
         let y1 = max_pool_same(&y0, self.k)?;

@@ -259,7 +259,7 @@ pub(crate) fn max_pool_same(x: &Tensor, k: usize) -> Result<Tensor> {
 
 /// `nn.Upsample(scale_factor=2, mode="nearest")`.
 pub(crate) fn upsample2(x: &Tensor) -> Result<Tensor> {
-    if x.device().is_cpu() && x.dtype() == DType::F32 && kernels::batch_stride(x.layout()).is_some() {
+    if kernels::cpu_f32(x) && kernels::batch_stride(x.layout()).is_some() {
         return x.apply_op1_no_bwd(&kernels::Upsample2);
     }
     let (_, _, h, w) = x.dims4()?;

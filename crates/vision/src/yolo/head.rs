@@ -12,7 +12,7 @@ use candle_nn::ops::{sigmoid, softmax_last_dim};
 
 use super::config::HeadSpec;
 use super::conv::{Conv2d, ConvBlock, ConvTranspose2x2};
-use super::kernels::DetectDecode;
+use super::kernels::{DetectDecode, cpu_f32};
 
 /// Three convolutions in a row: one level of a head branch (`cv2.<i>`, `cv3.<i>`, `cv4.<i>`).
 #[derive(Debug, Clone)]
@@ -161,7 +161,6 @@ impl Detect {
         let sizes = levels.iter().map(|l| Ok((l.dim(2)?, l.dim(3)?))).collect::<Result<Vec<_>>>()?;
         let strides: Vec<usize> = sizes.iter().map(|&(h, _)| input_hw.0 / h.max(1)).collect();
         let (points, strides) = anchors(&sizes, &strides);
-        let cpu_f32 = |t: &Tensor| t.device().is_cpu() && t.dtype() == DType::F32;
         if cpu_f32(&boxes) && cpu_f32(&scores) {
             let op = DetectDecode { bins: &self.dfl.values, points: &points, strides: &strides };
             return boxes.apply_op2_no_bwd(&scores, &op);

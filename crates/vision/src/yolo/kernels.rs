@@ -113,6 +113,11 @@ pub(crate) fn building_multiply() -> CpuMultiply {
     BUILDING.with(std::cell::Cell::get)
 }
 
+/// Whether `t` can go through these kernels' ops: an f32 tensor on the CPU.
+pub(crate) fn cpu_f32(t: &Tensor) -> bool {
+    t.device().is_cpu() && t.dtype() == candle_core::DType::F32
+}
+
 /// The stride between images of a `[b, c, h, w]` layout whose channel planes are packed
 /// (strides `[_, h * w, w, 1]`), which every kernel here can read in place; `None` otherwise.
 pub(crate) fn batch_stride(layout: &Layout) -> Option<usize> {
@@ -1089,13 +1094,11 @@ fn output_runs(start: usize, n: usize, out_w: usize) -> Vec<(usize, usize, usize
 fn put_in_panels(panels: &mut [f32], depth: usize, r: usize, mut j: usize, mut values: &[f32]) {
     while !values.is_empty() {
         let take = (NR - j % NR).min(values.len());
-        let dst = &mut panels[((j / NR) * depth + r) * NR + j % NR..][..take];
-        match (<&mut [f32; NR]>::try_from(dst), <&[f32; NR]>::try_from(&values[..take])) {
+        let (dst, src) = (&mut panels[((j / NR) * depth + r) * NR + j % NR..][..take], &values[..take]);
+        match (<&mut [f32; NR]>::try_from(&mut *dst), <&[f32; NR]>::try_from(src)) {
             // A whole panel row: a fixed-size copy (vector moves, not a `memcpy` call).
-            (Ok(dst), Ok(src)) => *dst = *src,
-            (Err(_), _) | (_, Err(_)) => {
-                copy_short(&mut panels[((j / NR) * depth + r) * NR + j % NR..][..take], &values[..take]);
-            }
+            (Ok(whole), Ok(from)) => *whole = *from,
+            _ => copy_short(dst, src),
         }
         j += take;
         values = &values[take..];
