@@ -826,7 +826,7 @@ unsafe fn store_rows<const R: usize>(
 fn silu_avx512(x: std::arch::x86_64::__m512) -> std::arch::x86_64::__m512 {
     use std::arch::x86_64::{
         _mm512_add_ps, _mm512_fmadd_ps, _mm512_fnmadd_ps, _mm512_max_ps, _mm512_min_ps, _mm512_mul_ps,
-        _mm512_rcp14_ps, _mm512_scalef_ps, _mm512_set1_ps, _mm512_sub_ps,
+        _mm512_rcp14_ps, _mm512_set1_ps, _mm512_sub_ps,
     };
     let one = _mm512_set1_ps(1.0);
     let y = _mm512_max_ps(_mm512_min_ps(x, _mm512_set1_ps(88.0)), _mm512_set1_ps(-88.0));
@@ -835,16 +835,46 @@ fn silu_avx512(x: std::arch::x86_64::__m512) -> std::arch::x86_64::__m512 {
     let n = _mm512_sub_ps(_mm512_fmadd_ps(y, _mm512_set1_ps(-std::f32::consts::LOG2_E), round), round);
     let t = _mm512_fmadd_ps(n, _mm512_set1_ps(0.693_359_4), y);
     let t = _mm512_fmadd_ps(n, _mm512_set1_ps(-2.121_944_4e-4), t);
-    // e^-t = sum (-t)^i / i!, i <= 6.
-    let mut p = _mm512_set1_ps(1.0 / 720.0);
-    for c in [-1.0 / 120.0, 1.0 / 24.0, -1.0 / 6.0, 0.5, -1.0, 1.0] {
-        p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(c));
-    }
-    let e = _mm512_scalef_ps(p, n);
+    let e = scaled_exp_avx512(t, n, -1.0);
     let d = _mm512_add_ps(one, e);
     let inv = _mm512_rcp14_ps(d);
     let inv = _mm512_mul_ps(inv, _mm512_fnmadd_ps(d, inv, _mm512_set1_ps(2.0)));
     _mm512_mul_ps(x, inv)
+}
+
+/// `e^x` on sixteen lanes ([`exp`] with `vscalefps`), `x` clamped to `-87..=88`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn exp_avx512(x: std::arch::x86_64::__m512) -> std::arch::x86_64::__m512 {
+    use std::arch::x86_64::{
+        _mm512_fmadd_ps, _mm512_fnmadd_ps, _mm512_max_ps, _mm512_min_ps, _mm512_set1_ps, _mm512_sub_ps,
+    };
+    let x = _mm512_max_ps(_mm512_min_ps(x, _mm512_set1_ps(88.0)), _mm512_set1_ps(-87.0));
+    // n = round(x log2 e): adding and subtracting 1.5 * 2^23 rounds to the nearest integer.
+    let round = _mm512_set1_ps(12_582_912.0);
+    let n = _mm512_sub_ps(_mm512_fmadd_ps(x, _mm512_set1_ps(std::f32::consts::LOG2_E), round), round);
+    let t = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693_359_4), x);
+    let t = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.121_944_4e-4), t);
+    scaled_exp_avx512(t, n, 1.0)
+}
+
+/// `2^n e^(sign t)` for `|t| <= ln 2 / 2` and `sign` 1 or -1: the degree-6 Taylor polynomial
+/// of `e^(sign t)` (1.2e-7 relative) scaled by `vscalefps`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn scaled_exp_avx512(
+    t: std::arch::x86_64::__m512,
+    n: std::arch::x86_64::__m512,
+    sign: f32,
+) -> std::arch::x86_64::__m512 {
+    use std::arch::x86_64::{_mm512_fmadd_ps, _mm512_scalef_ps, _mm512_set1_ps};
+    // sign^i / i!, i = 6 down to 0.
+    let s = sign;
+    let mut p = _mm512_set1_ps(1.0 / 720.0);
+    for c in [s / 120.0, 1.0 / 24.0, s / 6.0, 0.5, s, 1.0] {
+        p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(c));
+    }
+    _mm512_scalef_ps(p, n)
 }
 
 /// Never called: [`simd`] only reports AVX-512 on x86-64.
@@ -1472,21 +1502,20 @@ fn attention_avx512(x: &Images, op: AttentionOp, out: &mut [MaybeUninit<f32>]) {
     let pixels = x.height * x.width;
     let all = heads * hd;
     let per_area = pixels / area;
-    let threads = threads();
     let groups = x.batch * area * heads;
-    // Query blocks: whole kernel panels, few enough keys x queries to stay in cache, and a
-    // few tasks per thread.
-    let by_cache = TILE_WORKING_SET / per_area;
-    let by_balance = (groups * per_area).div_ceil(4 * threads);
-    let block = (by_cache.min(by_balance).min(per_area).div_ceil(NR) * NR).max(NR);
+    // Query blocks: whole kernel panels, few enough keys x queries to stay in cache.
+    let block = ((TILE_WORKING_SET / per_area).min(per_area).div_ceil(NR) * NR).max(NR);
     let blocks = per_area.div_ceil(block);
+    // A task takes a run of one group's query blocks and packs the group's keys and values
+    // once for all of them: as few runs per group as still give every thread a few tasks.
+    let per_run = blocks.div_ceil((4 * threads()).div_ceil(groups).clamp(1, blocks));
+    let runs = blocks.div_ceil(per_run);
     let dst = SharedOut(out.as_mut_ptr().cast::<f32>());
     let zeros = [0f32; MR];
-    (0..groups * blocks).into_par_iter().with_min_len(min_len(1)).for_each_init(
+    (0..groups * runs).into_par_iter().with_min_len(min_len(1)).for_each_init(
         AttentionScratch::default,
         |scratch, task| {
-            let (group, first) = (task / blocks, (task % blocks) * block);
-            let queries = block.min(per_area - first);
+            let (group, run) = (task / runs, task % runs);
             let (image, rest) = (group / (area * heads), group % (area * heads));
             let (a, head) = (rest / heads, rest % heads);
             let input = x.image(image);
@@ -1496,74 +1525,83 @@ fn attention_avx512(x: &Images, op: AttentionOp, out: &mut [MaybeUninit<f32>]) {
             // keys: [per_area / MR, kd, MR] = scale * k^T; values: [hd / MR, per_area, MR] = v.
             pack_rows(k, pixels, kd, per_area, op.scale, keys);
             pack_columns(v, pixels, hd, per_area, values);
-            let ld = if queries.div_ceil(16).is_multiple_of(4) {
-                queries.div_ceil(16) * 16 + 16
-            } else {
-                queries.div_ceil(16) * 16
-            };
-            scores.clear();
-            scores.resize(per_area * ld, 0.0);
-            for (kb, keys) in keys.chunks_exact(kd * MR).enumerate() {
-                let rows = MR.min(per_area - kb * MR);
-                for panel in (0..queries).step_by(NR) {
-                    let cols = NR.min(queries - panel);
-                    // SAFETY: AVX-512 (`simd()` chose this path). Reads `q` rows `0..kd` (stride
-                    // `pixels`), columns `first + panel ..` (`cols`), inside this area of `input`;
-                    // writes rows `kb * MR ..` (`rows`), columns `panel ..` (`cols`) of `scores`
-                    // (`per_area x ld`, `queries <= ld`).
-                    unsafe {
-                        let rhs = q.as_ptr().add(first + panel);
-                        let dst = scores.as_mut_ptr().add(kb * MR * ld + panel);
-                        block_avx512(
-                            kd,
-                            keys,
-                            rhs,
-                            pixels,
-                            cols,
-                            &zeros[..rows],
-                            Activation::Identity,
-                            std::ptr::null(),
-                            dst,
-                            ld,
-                        );
-                    }
-                }
-            }
-            softmax_columns(&mut scores[..per_area * ld], ld, queries, sums);
-            for (vb, values) in values.chunks_exact(per_area * MR).enumerate() {
-                let rows = MR.min(hd - vb * MR);
-                for panel in (0..queries).step_by(NR) {
-                    let cols = NR.min(queries - panel);
-                    // SAFETY: AVX-512. Reads `scores` rows `0..per_area` (stride `ld`), columns
-                    // `panel ..` (`cols`); this task alone writes output channels
-                    // `head * hd + vb * MR ..` (`rows`), pixels `a * per_area + first + panel ..`
-                    // (`cols`) of image `image`.
-                    unsafe {
-                        let rhs = scores.as_ptr().add(panel);
-                        let channel = image * all + head * hd + vb * MR;
-                        let dst = dst.ptr().add(channel * pixels + a * per_area + first + panel);
-                        block_avx512(
-                            per_area,
-                            values,
-                            rhs,
-                            ld,
-                            cols,
-                            &zeros[..rows],
-                            Activation::Identity,
-                            std::ptr::null(),
-                            dst,
-                            pixels,
-                        );
-                    }
-                }
-            }
-            for d in 0..hd {
-                // SAFETY: the same output row as above, `queries` pixels, owned by this task.
-                let row = unsafe {
-                    let start = (image * all + head * hd + d) * pixels + a * per_area + first;
-                    std::slice::from_raw_parts_mut(dst.ptr().add(start), queries)
+            for first in (run * per_run * block..per_area).step_by(block).take(per_run) {
+                let queries = block.min(per_area - first);
+                let ld = if queries.div_ceil(16).is_multiple_of(4) {
+                    queries.div_ceil(16) * 16 + 16
+                } else {
+                    queries.div_ceil(16) * 16
                 };
-                scale_by(row, &sums[..queries]);
+                // No clearing: the first `queries` columns of every row are written before
+                // they are read, the others never read.
+                if scores.len() < per_area * ld {
+                    scores.resize(per_area * ld, 0.0);
+                }
+                let scores = &mut scores[..per_area * ld];
+                for (kb, keys) in keys.chunks_exact(kd * MR).enumerate() {
+                    let rows = MR.min(per_area - kb * MR);
+                    for panel in (0..queries).step_by(NR) {
+                        let cols = NR.min(queries - panel);
+                        // SAFETY: AVX-512 (`simd()` chose this path). Reads `q` rows `0..kd`
+                        // (stride `pixels`), columns `first + panel ..` (`cols`), inside this
+                        // area of `input`; writes rows `kb * MR ..` (`rows`), columns
+                        // `panel ..` (`cols`) of `scores` (`per_area x ld`, `queries <= ld`).
+                        unsafe {
+                            let rhs = q.as_ptr().add(first + panel);
+                            let dst = scores.as_mut_ptr().add(kb * MR * ld + panel);
+                            block_avx512(
+                                kd,
+                                keys,
+                                rhs,
+                                pixels,
+                                cols,
+                                &zeros[..rows],
+                                Activation::Identity,
+                                std::ptr::null(),
+                                dst,
+                                ld,
+                            );
+                        }
+                    }
+                }
+                // SAFETY: AVX-512, as above.
+                unsafe { softmax_columns_avx512(scores, ld, queries, sums) };
+                for (vb, values) in values.chunks_exact(per_area * MR).enumerate() {
+                    let rows = MR.min(hd - vb * MR);
+                    for panel in (0..queries).step_by(NR) {
+                        let cols = NR.min(queries - panel);
+                        // SAFETY: AVX-512. Reads `scores` rows `0..per_area` (stride `ld`),
+                        // columns `panel ..` (`cols`); this task alone writes output channels
+                        // `head * hd + vb * MR ..` (`rows`), pixels
+                        // `a * per_area + first + panel ..` (`cols`) of image `image`.
+                        unsafe {
+                            let rhs = scores.as_ptr().add(panel);
+                            let channel = image * all + head * hd + vb * MR;
+                            let dst = dst.ptr().add(channel * pixels + a * per_area + first + panel);
+                            block_avx512(
+                                per_area,
+                                values,
+                                rhs,
+                                ld,
+                                cols,
+                                &zeros[..rows],
+                                Activation::Identity,
+                                std::ptr::null(),
+                                dst,
+                                pixels,
+                            );
+                        }
+                    }
+                }
+                for d in 0..hd {
+                    // SAFETY: the same output row as above, `queries` pixels, owned by this
+                    // task.
+                    let row = unsafe {
+                        let start = (image * all + head * hd + d) * pixels + a * per_area + first;
+                        std::slice::from_raw_parts_mut(dst.ptr().add(start), queries)
+                    };
+                    scale_by(row, &sums[..queries]);
+                }
             }
         },
     );
@@ -1609,29 +1647,58 @@ fn pack_columns(src: &[f32], rs: usize, dim: usize, len: usize, packed: &mut Vec
     }
 }
 
-simd_dispatch! {
-    /// Softmax down each of the first `cols` columns of `scores [rows, ld]`, leaving the
-    /// exponentials unnormalised and `1 / column sum` in `sums`.
-    fn softmax_columns => softmax_columns_body(scores: &mut [f32], ld: usize, cols: usize, sums: &mut Vec<f32>)
+/// Softmax down each of the first `cols` columns of `scores [rows, ld]` (`ld` a multiple of
+/// 16), leaving the exponentials unnormalised and `1 / column sum` in `sums`: per 64 columns,
+/// one pass for the maxima and one for the exponentials and their sums.
+///
+/// # Safety
+/// The CPU must have AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn softmax_columns_avx512(scores: &mut [f32], ld: usize, cols: usize, sums: &mut Vec<f32>) {
+    use std::arch::x86_64::{
+        __m512, _mm512_add_ps, _mm512_fnmadd_ps, _mm512_mask_storeu_ps, _mm512_maskz_loadu_ps, _mm512_max_ps,
+        _mm512_mul_ps, _mm512_rcp14_ps, _mm512_set1_ps, _mm512_setzero_ps, _mm512_sub_ps,
+    };
+    assert!(ld.is_multiple_of(16) && cols <= ld && scores.len().is_multiple_of(ld));
+    sums.clear();
+    sums.resize(cols.div_ceil(16) * 16, 0.0);
+    for j in (0..cols).step_by(64) {
+        let masks: [u16; 4] = std::array::from_fn(|v| lane_mask(cols.saturating_sub(j + 16 * v)));
+        let mut max: [__m512; 4] = [_mm512_set1_ps(f32::NEG_INFINITY); 4];
+        for row in scores.chunks_exact(ld) {
+            for (v, m) in max.iter_mut().enumerate() {
+                // SAFETY: columns `j + 16 v ..` of this row through the mask (`< cols <= ld`).
+                let x = unsafe { _mm512_maskz_loadu_ps(masks[v], row.as_ptr().add(j + 16 * v)) };
+                *m = _mm512_max_ps(*m, x);
+            }
+        }
+        let mut sum: [__m512; 4] = [_mm512_setzero_ps(); 4];
+        for row in scores.chunks_exact_mut(ld) {
+            for v in 0..4 {
+                // SAFETY: as above; masked-off lanes are neither read nor written.
+                unsafe {
+                    let at = row.as_mut_ptr().add(j + 16 * v);
+                    let e = exp_avx512(_mm512_sub_ps(_mm512_maskz_loadu_ps(masks[v], at), max[v]));
+                    _mm512_mask_storeu_ps(at, masks[v], e);
+                    sum[v] = _mm512_add_ps(sum[v], e);
+                }
+            }
+        }
+        for (v, s) in sum.into_iter().enumerate() {
+            // 1 / s: the 14-bit estimate and one Newton step.
+            let inv = _mm512_rcp14_ps(s);
+            let inv = _mm512_mul_ps(inv, _mm512_fnmadd_ps(s, inv, _mm512_set1_ps(2.0)));
+            // SAFETY: `sums` holds `cols` rounded up to 16 values.
+            unsafe { _mm512_mask_storeu_ps(sums.as_mut_ptr().add(j + 16 * v), masks[v], inv) };
+        }
+    }
+    sums.truncate(cols);
 }
 
-#[inline(always)]
-fn softmax_columns_body(scores: &mut [f32], ld: usize, cols: usize, sums: &mut Vec<f32>) {
-    let mut max = vec![f32::NEG_INFINITY; cols];
-    for row in scores.chunks_exact(ld) {
-        for (m, &v) in max.iter_mut().zip(&row[..cols]) {
-            *m = if v > *m { v } else { *m };
-        }
-    }
-    sums.clear();
-    sums.resize(cols, 0.0);
-    for row in scores.chunks_exact_mut(ld) {
-        for ((v, &m), s) in row[..cols].iter_mut().zip(&max).zip(sums.iter_mut()) {
-            *v = exp(*v - m);
-            *s += *v;
-        }
-    }
-    sums.iter_mut().for_each(|s| *s = 1.0 / *s);
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn softmax_columns_avx512(_: &mut [f32], _: usize, _: usize, _: &mut Vec<f32>) {
+    unreachable!("AVX-512 is x86-64 only")
 }
 
 simd_dispatch! {
@@ -1994,6 +2061,8 @@ mod tests {
             (3, 1, 8, 16, 1, 5, 7),
             (2, 4, 16, 32, 1, 20, 20),
             (1, 2, 8, 8, 2, 40, 10),
+            // One group of many query blocks: several tasks share it, the last run shorter.
+            (1, 1, 16, 16, 1, 40, 40),
         ] {
             let qkv = (tensor(&[b, heads * (2 * kd + hd), h, w], 3) * 3.0).expect("scale");
             let op = AttentionOp { heads, key_dim: kd, head_dim: hd, area, scale: (kd as f32).powf(-0.5) };
