@@ -141,7 +141,7 @@ impl Module for C2Psa {
         for block in &self.m {
             b = block.forward(&b)?;
         }
-        self.cv2.forward(&Tensor::cat(&[&a, &b], 1)?)
+        self.cv2.forward_cat(&[a, b])
     }
 }
 
@@ -323,14 +323,30 @@ impl A2C2f {
     }
 }
 
-impl Module for A2C2f {
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let mut ys = vec![self.cv1.forward(x)?];
+impl A2C2f {
+    /// `forward(cat(parts, 1))`, without the concatenation on the CPU unless the block adds
+    /// its input back (`gamma`).
+    pub(crate) fn forward_cat(&self, parts: &[Tensor]) -> Result<Tensor> {
+        if self.gamma.is_some() {
+            return self.forward(&Tensor::cat(parts, 1)?);
+        }
+        self.blocks(self.cv1.forward_cat(parts)?)
+    }
+
+    /// Everything after `cv1`, before the residual.
+    fn blocks(&self, y: Tensor) -> Result<Tensor> {
+        let mut ys = vec![y];
         for block in &self.m {
             let next = block.forward(&ys[ys.len() - 1])?;
             ys.push(next);
         }
-        let y = self.cv2.forward(&Tensor::cat(&ys, 1)?)?;
+        self.cv2.forward_cat(&ys)
+    }
+}
+
+impl Module for A2C2f {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let y = self.blocks(self.cv1.forward(x)?)?;
         match &self.gamma {
             Some(gamma) => x + y.broadcast_mul(gamma)?,
             None => Ok(y),

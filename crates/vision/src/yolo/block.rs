@@ -66,7 +66,7 @@ impl Module for C3k {
         for block in &self.m {
             y = block.forward(&y)?;
         }
-        self.cv3.forward(&Tensor::cat(&[&y, &self.cv2.forward(x)?], 1)?)
+        self.cv3.forward_cat(&[y, self.cv2.forward(x)?])
     }
 }
 
@@ -135,15 +135,26 @@ impl C2f {
     }
 }
 
-impl Module for C2f {
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let y = self.cv1.forward(x)?;
+impl C2f {
+    /// `forward(cat(parts, 1))` without the concatenation on the CPU (`cv1` is 1x1).
+    pub(crate) fn forward_cat(&self, parts: &[Tensor]) -> Result<Tensor> {
+        self.blocks(self.cv1.forward_cat(parts)?)
+    }
+
+    /// Everything after `cv1`.
+    fn blocks(&self, y: Tensor) -> Result<Tensor> {
         let mut ys = vec![y.narrow(1, 0, self.hidden)?, y.narrow(1, self.hidden, self.hidden)?];
         for block in &self.m {
             let next = block.forward(&ys[ys.len() - 1])?;
             ys.push(next);
         }
-        self.cv2.forward(&Tensor::cat(&ys, 1)?)
+        self.cv2.forward_cat(&ys)
+    }
+}
+
+impl Module for C2f {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.blocks(self.cv1.forward(x)?)
     }
 }
 

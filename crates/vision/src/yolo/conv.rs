@@ -92,9 +92,27 @@ impl Conv2d {
         act: Activation,
         residual: Option<&Tensor>,
     ) -> Result<Tensor> {
-        let on_cpu = x.device().is_cpu() && x.dtype() == DType::F32 && self.weight.dtype() == DType::F32;
-        let residual_ok = residual.is_none_or(|r| r.device().is_cpu() && r.dtype() == DType::F32);
-        if on_cpu && residual_ok && self.cpu_kernel {
+        self.forward_fused_parts(x, &[], act, residual)
+    }
+
+    /// [`Conv2d::forward_fused`] of `cat([x, more...], 1)`; on the CPU (f32) the kernel reads
+    /// the parts where they are.
+    pub(crate) fn forward_fused_parts(
+        &self,
+        x: &Tensor,
+        more: &[Tensor],
+        act: Activation,
+        residual: Option<&Tensor>,
+    ) -> Result<Tensor> {
+        let cpu_f32 = |t: &Tensor| t.device().is_cpu() && t.dtype() == DType::F32;
+        let on_cpu = cpu_f32(x) && more.iter().all(cpu_f32) && self.weight.dtype() == DType::F32;
+        let residual_ok = residual.is_none_or(cpu_f32);
+        if on_cpu && residual_ok && self.cpu_kernel && (more.is_empty() || self.groups == 1) {
+            // Channel slices (C2f's split) are read in place; other layouts get packed first.
+            let readable = |t: &Tensor| -> Result<Tensor> {
+                if kernels::batch_stride(t.layout()).is_some() { Ok(t.clone()) } else { t.contiguous() }
+            };
+            let more = more.iter().map(readable).collect::<Result<Vec<_>>>()?;
             let packed;
             let residual = match residual {
                 Some(r) if !r.is_contiguous() => {
@@ -111,14 +129,17 @@ impl Conv2d {
                 residual,
                 bf16: self.bf16,
                 packed: Some(&self.packed),
+                more: &more,
             };
-            // Channel slices (C2f's split) are read in place; other layouts get packed first.
-            return if kernels::batch_stride(x.layout()).is_some() {
-                x.apply_op3_no_bwd(&self.weight, &self.bias, &op)
-            } else {
-                x.contiguous()?.apply_op3_no_bwd(&self.weight, &self.bias, &op)
-            };
+            return readable(x)?.apply_op3_no_bwd(&self.weight, &self.bias, &op);
         }
+        let joined;
+        let x = if more.is_empty() {
+            x
+        } else {
+            joined = Tensor::cat(&[std::slice::from_ref(x), more].concat(), 1)?;
+            &joined
+        };
         let y = self.forward_ops(x)?;
         let y = match act {
             Activation::Identity => y,
@@ -218,6 +239,15 @@ impl ConvBlock {
     /// [`ConvBlock::forward_add`] when there is a residual, `forward` otherwise.
     pub(crate) fn forward_plus(&self, x: &Tensor, residual: Option<&Tensor>) -> Result<Tensor> {
         self.conv.forward_fused(x, self.activation(), residual)
+    }
+
+    /// `forward(cat(parts, 1))`; on the CPU the concatenation is never made (a 1x1
+    /// convolution reads each part in place).
+    pub(crate) fn forward_cat(&self, parts: &[Tensor]) -> Result<Tensor> {
+        match parts {
+            [] => candle_core::bail!("conv: no input to concatenate"),
+            [x, more @ ..] => self.conv.forward_fused_parts(x, more, self.activation(), None),
+        }
     }
 }
 

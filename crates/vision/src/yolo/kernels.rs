@@ -65,6 +65,10 @@ pub(crate) struct ConvOp<'a> {
     /// Where the weights packed for the micro-kernels are kept between calls (`None`: pack
     /// for this call only).
     pub(crate) packed: Option<&'a PackedWeights>,
+    /// More input channels after `x`'s, in order: the convolution reads
+    /// `cat([x, more...], 1)` without that concatenation being made (1x1 convolutions read
+    /// each part in place; other kernels get it joined). Same batch and size as `x`.
+    pub(crate) more: &'a [Tensor],
 }
 
 /// A convolution's weights in the micro-kernels' layouts, packed on first use and kept: the
@@ -172,9 +176,27 @@ impl<'a> Images<'a> {
         Ok(Self { data, batch_stride, batch, channels, height, width })
     }
 
+    /// Contiguous `[batch, channels, height, width]` values.
+    fn whole(data: &'a [f32], batch: usize, height: usize, width: usize) -> Self {
+        let image_len = data.len() / batch.max(1);
+        let channels = image_len / (height * width).max(1);
+        Self { data, batch_stride: image_len, batch, channels, height, width }
+    }
+
     fn image(&self, index: usize) -> &'a [f32] {
         &self.data[index * self.batch_stride..][..self.channels * self.height * self.width]
     }
+}
+
+/// `cat(parts, 1)` as contiguous values (parts of equal batch and size).
+fn join_channels(parts: &[Images]) -> Vec<f32> {
+    let mut joined = Vec::with_capacity(parts.iter().map(|p| p.batch * p.image(0).len()).sum());
+    for image in 0..parts.first().map_or(0, |p| p.batch) {
+        for part in parts {
+            joined.extend_from_slice(part.image(image));
+        }
+    }
+    joined
 }
 
 thread_local! {
@@ -243,12 +265,34 @@ impl CustomOp3 for ConvOp<'_> {
         b_storage: &CpuStorage,
         b_layout: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let x = Images::new(x_storage, x_layout)?;
         let weight = contiguous_f32(w_storage, w_layout, "conv weight")?;
         let bias = contiguous_f32(b_storage, b_layout, "conv bias")?;
         let (c2, c1_per_group, k, kw) = w_layout.shape().dims4()?;
         let (pad, stride, groups) = (self.padding, self.stride, self.groups);
-        if k != kw || stride == 0 || groups == 0 || c1_per_group * groups != x.channels || bias.len() != c2 {
+        let more_storage = self.more.iter().map(Tensor::storage_and_layout).collect::<Vec<_>>();
+        let mut parts = vec![Images::new(x_storage, x_layout)?];
+        for (storage, layout) in &more_storage {
+            let candle_core::Storage::Cpu(storage) = &**storage else {
+                bail!("conv input part: not on the CPU");
+            };
+            let part = Images::new(storage, layout)?;
+            if (part.batch, part.height, part.width) != (parts[0].batch, parts[0].height, parts[0].width) {
+                bail!("conv input parts: {:?} does not fit {:?}", layout.dims(), x_layout.dims());
+            }
+            parts.push(part);
+        }
+        // Only the f32 1x1 micro-kernel reads the parts in place.
+        let in_place = parts.len() == 1
+            || (groups == 1 && k == 1 && stride == 1 && pad == 0 && simd() == Simd::Avx512 && !self.bf16);
+        let joined;
+        if !in_place {
+            joined = join_channels(&parts);
+            parts = vec![Images::whole(&joined, parts[0].batch, parts[0].height, parts[0].width)];
+        }
+        let channels = parts.iter().map(|p| p.channels).sum::<usize>();
+        // The single-part kernels' input (`parts` has one part unless the 1x1 kernel runs).
+        let x = &parts[0];
+        if k != kw || stride == 0 || groups == 0 || c1_per_group * groups != channels || bias.len() != c2 {
             bail!(
                 "conv: weight {:?}, bias {:?} and groups {groups} do not fit input {:?}",
                 w_layout.dims(),
@@ -284,42 +328,31 @@ impl CustomOp3 for ConvOp<'_> {
             // Every value is written exactly once, so start from uninitialised memory (no
             // zeroing pass).
             let mut uninit = Vec::with_capacity(len);
-            let bf16 = self.bf16 && bf16::available();
-            let dense = if bf16 {
-                dense::<bf16::Bf16>
+            let (act, packed, out) = (self.act, self.packed, &mut uninit.spare_capacity_mut()[..len]);
+            if self.bf16 && bf16::available() {
+                dense::<bf16::Bf16>(&parts, weight, bias, c2, geometry, act, residual, packed, out);
             } else if k > 1 {
-                direct::conv
+                direct::conv(x, weight, bias, c2, geometry, act, residual, packed, out);
             } else {
-                dense::<F32>
-            };
-            dense(
-                &x,
-                weight,
-                bias,
-                c2,
-                geometry,
-                self.act,
-                residual,
-                self.packed,
-                &mut uninit.spare_capacity_mut()[..len],
-            );
+                dense::<F32>(&parts, weight, bias, c2, geometry, act, residual, packed, out);
+            }
             // SAFETY: the kernel wrote all `len` values (every image, pixel and channel).
             unsafe { uninit.set_len(len) };
             uninit
         } else if groups == 1 {
             let mut out = vec![0f32; len];
             if k == 1 && stride == 1 && pad == 0 {
-                pointwise(&x, weight, bias, c2, self.act, &mut out);
+                pointwise(x, weight, bias, c2, self.act, &mut out);
             } else {
-                im2col_gemm(&x, weight, bias, c2, geometry, self.act, &mut out);
+                im2col_gemm(x, weight, bias, c2, geometry, self.act, &mut out);
             }
             if let Some(residual) = residual {
                 add_assign(&mut out, residual);
             }
             out
-        } else if groups == x.channels && c2 == x.channels && stride == 1 {
+        } else if groups == channels && c2 == channels && stride == 1 {
             let mut out = vec![0f32; len];
-            depthwise(&x, weight, bias, geometry, self.act, residual, &mut out);
+            depthwise(x, weight, bias, geometry, self.act, residual, &mut out);
             out
         } else {
             bail!("conv: groups {groups} with stride {stride} has no CPU kernel");
@@ -530,10 +563,11 @@ trait Multiply {
     fn pack_weights(weight: &[f32], m: usize, depth: usize) -> Vec<Self::Elem>;
     /// Where [`PackedWeights`] keeps this layout.
     fn kept(cache: &PackedWeights) -> &std::sync::OnceLock<Vec<Self::Elem>>;
-    /// Output pixels `start..start + n` of one image as panels of `NR` pixels.
+    /// Output pixels `start..start + n` of one image as panels of `NR` pixels. The input is
+    /// the concatenation of `parts` (one part unless the convolution is 1x1 in f32).
     #[allow(clippy::too_many_arguments)] // shapes and strides of raw kernel operands
     fn pack_tile(
-        x: &Images,
+        parts: &[Images],
         image: usize,
         g: Geometry,
         start: usize,
@@ -580,7 +614,7 @@ impl Multiply for F32 {
     }
 
     fn pack_tile(
-        x: &Images,
+        parts: &[Images],
         image: usize,
         g: Geometry,
         start: usize,
@@ -588,6 +622,10 @@ impl Multiply for F32 {
         scratch: &mut Vec<f32>,
         panels: &mut [f32],
     ) {
+        if g.k == 1 && g.stride == 1 && g.pad == 0 {
+            return pointwise_panels(parts, image, start, n, panels);
+        }
+        let [x] = parts else { panic!("a k x k convolution reads one input, not {} parts", parts.len()) };
         im2col_panels(x.image(image), x.height, x.width, g, start, n, scratch, panels);
     }
 
@@ -634,7 +672,7 @@ fn packed_weights<'a, M: Multiply>(
 /// The caller checked that the CPU has `M`'s instructions.
 #[allow(clippy::too_many_arguments)] // shapes and strides of raw kernel operands
 fn dense<M: Multiply>(
-    x: &Images,
+    parts: &[Images],
     weight: &[f32],
     bias: &[f32],
     c2: usize,
@@ -645,26 +683,27 @@ fn dense<M: Multiply>(
     out: &mut [MaybeUninit<f32>],
 ) {
     let pixels = g.out_h * g.out_w;
-    let depth = x.channels * g.k * g.k;
-    if pixels == 0 || x.batch == 0 || c2 == 0 {
+    let depth = parts.iter().map(|p| p.channels).sum::<usize>() * g.k * g.k;
+    let batch = parts.first().map_or(0, |p| p.batch);
+    if pixels == 0 || batch == 0 || c2 == 0 {
         return;
     }
     let mut owned = Vec::new();
     let packed = packed_weights::<M>(cache, weight, c2, depth, &mut owned);
     let rows_per_panel = M::panel_rows(depth);
-    let tile = tile_pixels(x.batch, pixels, depth).div_ceil(NR) * NR;
+    let tile = tile_pixels(batch, pixels, depth).div_ceil(NR) * NR;
     let tiles = pixels.div_ceil(tile);
-    assert_eq!(out.len(), x.batch * c2 * pixels);
+    assert_eq!(out.len(), batch * c2 * pixels);
     assert!(residual.is_none_or(|r| r.len() == out.len()));
     let dst = SharedOut(out.as_mut_ptr().cast::<f32>());
-    (0..x.batch * tiles).into_par_iter().with_min_len(min_len(1)).for_each_init(
+    (0..batch * tiles).into_par_iter().with_min_len(min_len(1)).for_each_init(
         || (Vec::<M::Elem>::new(), Vec::<f32>::new()),
         |(panels, scratch), task| {
             let (image, start) = (task / tiles, (task % tiles) * tile);
             let n = tile.min(pixels - start);
             // No clearing: every value the kernel reads is written.
             panels.resize(n.div_ceil(NR) * rows_per_panel * NR, M::Elem::default());
-            M::pack_tile(x, image, g, start, n, scratch, panels);
+            M::pack_tile(parts, image, g, start, n, scratch, panels);
             for (block, weights) in packed.chunks_exact(rows_per_panel * MR).enumerate() {
                 let rows = MR.min(c2 - block * MR);
                 let bias = &bias[block * MR..][..rows];
@@ -1027,9 +1066,9 @@ simd_dispatch! {
     /// The right-hand side of output pixels `start..start + n` of one `[c, h, w]` image as
     /// panels of `NR` pixels: value `(r, j)` of the `[c * k * k, n]` im2col matrix at
     /// `panels[((j / NR) * depth + r) * NR + j % NR]`, so the micro-kernel reads each panel
-    /// front to back. Rows of the plain layout would lie a whole image plane apart for 1x1
-    /// convolutions, and a plane of 160 x 160 (or 80 x 80) floats is a multiple of 4 KiB: every
-    /// row lands in the same few cache sets.
+    /// front to back. (1x1 convolutions: [`pointwise_panels`]; their rows lie a whole image
+    /// plane apart, and a plane of 160 x 160 floats is a multiple of 4 KiB: read in place,
+    /// every row would land in the same few cache sets.)
     fn im2col_panels => im2col_panels_body(
         image: &[f32], h: usize, w: usize, g: Geometry, start: usize, n: usize, scratch: &mut Vec<f32>,
         panels: &mut [f32]
@@ -1053,13 +1092,6 @@ fn im2col_panels_body(
     let taps = g.k * g.k;
     let depth = channels * taps;
     assert!(panels.len() >= n.div_ceil(NR) * depth * NR);
-    let mut scatter = |r: usize, row: &[f32]| put_in_panels(panels, depth, r, 0, row);
-    if g.k == 1 && g.stride == 1 && g.pad == 0 {
-        for c in 0..channels {
-            scatter(c, &image[c * plane + start..][..n]);
-        }
-        return;
-    }
     if g.stride == 1 && g.out_w > 0 {
         // Stride 1: the input rows the tile needs, zero-bordered, once per channel; every tap
         // of every output row is then one plain copy from them (no padding logic per tap).
@@ -1099,7 +1131,31 @@ fn im2col_panels_body(
     for c in 0..channels {
         im2col_body(&image[c * plane..][..plane], h, w, g, start, n, n, scratch);
         for t in 0..taps {
-            scatter(c * taps + t, &scratch[t * n..][..n]);
+            put_in_panels(panels, depth, c * taps + t, 0, &scratch[t * n..][..n]);
+        }
+    }
+}
+
+simd_dispatch! {
+    /// The right-hand side of a 1x1 convolution over the concatenated channels of `parts`,
+    /// pixels `start..start + n` of image `image`, as panels of `NR` pixels (the layout of
+    /// [`im2col_panels`]): each part's rows are read in place, so a concatenation feeding the
+    /// convolution never has to be made.
+    fn pointwise_panels => pointwise_panels_body(
+        parts: &[Images], image: usize, start: usize, n: usize, panels: &mut [f32]
+    )
+}
+
+#[inline(always)]
+fn pointwise_panels_body(parts: &[Images], image: usize, start: usize, n: usize, panels: &mut [f32]) {
+    let depth = parts.iter().map(|p| p.channels).sum::<usize>();
+    assert!(panels.len() >= n.div_ceil(NR) * depth * NR);
+    let mut r = 0;
+    for part in parts {
+        let plane = part.height * part.width;
+        for row in part.image(image).chunks_exact(plane) {
+            put_in_panels(panels, depth, r, 0, &row[start..][..n]);
+            r += 1;
         }
     }
 }
@@ -1243,8 +1299,8 @@ simd_dispatch! {
 
 /// [`depthwise_plane`]: the plane is copied into a zero border (`padded`, width
 /// `w + 2 * pad`), so that every tap is one multiply-add over a contiguous run; the sums live
-/// on the padded width (`sums`; the `2 * pad` extra columns per row are discarded) and the
-/// activation runs as they are copied out.
+/// on the padded width (`sums`; the `2 * pad` extra columns per row are discarded). The
+/// AVX-512 path activates them in registers; the residual is added as they are copied out.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)] // shapes and strides of raw kernel operands
 fn depthwise_plane_body(
@@ -1272,13 +1328,16 @@ fn depthwise_plane_body(
         padded[(y + pad) * wide + pad..][..w].copy_from_slice(row);
     }
     sums.clear();
+    // Whether `sums` already holds the activated values.
+    let mut activated = false;
     #[cfg(target_arch = "x86_64")]
     if simd() == Simd::Avx512 {
         sums.resize(len.div_ceil(DW_RUN) * DW_RUN, 0.0);
         // SAFETY: the CPU has AVX-512F; `padded` holds every run's reach (sized above).
-        unsafe { depthwise_runs_avx512(padded, taps, k, wide, bias, sums) };
+        unsafe { depthwise_runs_avx512(padded, taps, k, wide, bias, act, sums) };
+        activated = true;
     }
-    if sums.is_empty() {
+    if !activated {
         sums.resize(len, bias);
         for dy in 0..k {
             for dx in 0..k {
@@ -1290,22 +1349,27 @@ fn depthwise_plane_body(
             }
         }
     }
-    for (orow, srow) in o.chunks_exact_mut(g.out_w).zip(sums.chunks_exact(wide)) {
-        match act {
-            Activation::Identity => orow.copy_from_slice(&srow[..g.out_w]),
-            Activation::Silu => orow.iter_mut().zip(srow).for_each(|(o, &v)| *o = silu(v)),
+    let silu_here = act == Activation::Silu && !activated;
+    for (y, (orow, srow)) in o.chunks_exact_mut(g.out_w).zip(sums.chunks_exact(wide)).enumerate() {
+        let srow = &srow[..g.out_w];
+        match (residual, silu_here) {
+            (None, false) => orow.copy_from_slice(srow),
+            (None, true) => orow.iter_mut().zip(srow).for_each(|(o, &v)| *o = silu(v)),
+            (Some(residual), _) => {
+                let rrow = &residual[y * g.out_w..][..g.out_w];
+                for ((o, &v), &r) in orow.iter_mut().zip(srow).zip(rrow) {
+                    *o = if silu_here { silu(v) } else { v } + r;
+                }
+            }
         }
-    }
-    if let Some(residual) = residual {
-        o.iter_mut().zip(residual).for_each(|(o, &r)| *o += r);
     }
 }
 
 /// Positions per run of [`depthwise_runs_avx512`] (four vectors).
 const DW_RUN: usize = 64;
 
-/// `sums[q] = bias + sum_(dy, dx) taps[dy * k + dx] * padded[q + dy * wide + dx]` for every
-/// `q < sums.len()` (a multiple of [`DW_RUN`]), one run of 64 positions at a time with its
+/// `sums[q] = act(bias + sum_(dy, dx) taps[dy * k + dx] * padded[q + dy * wide + dx])` for
+/// every `q < sums.len()` (a multiple of [`DW_RUN`]), one run of 64 positions at a time with its
 /// sums in four registers over all taps: one load and one multiply-add per tap and vector,
 /// not a pass over the sums in memory per tap.
 ///
@@ -1319,6 +1383,7 @@ unsafe fn depthwise_runs_avx512(
     k: usize,
     wide: usize,
     bias: f32,
+    act: Activation,
     sums: &mut [f32],
 ) {
     use std::arch::x86_64::{_mm512_fmadd_ps, _mm512_loadu_ps, _mm512_set1_ps, _mm512_storeu_ps};
@@ -1339,6 +1404,7 @@ unsafe fn depthwise_runs_avx512(
             }
         }
         for (j, a) in acc.into_iter().enumerate() {
+            let a = if act == Activation::Silu { silu_avx512(a) } else { a };
             // SAFETY: `run` holds DW_RUN = 4 x 16 values.
             unsafe { _mm512_storeu_ps(run.as_mut_ptr().add(16 * j), a) };
         }
@@ -1837,8 +1903,16 @@ mod tests {
             let x = tensor(&[b, c1, h, w], seed);
             let weight = tensor(&[c2, c1 / groups, k, k], seed + 10);
             let bias = tensor(&[c2], seed + 20);
-            let op =
-                ConvOp { padding: k / 2, stride, groups, act, residual: None, bf16: false, packed: None };
+            let op = ConvOp {
+                padding: k / 2,
+                stride,
+                groups,
+                act,
+                residual: None,
+                bf16: false,
+                packed: None,
+                more: &[],
+            };
             let fast = x.apply_op3_no_bwd(&weight, &bias, &op).expect("custom op");
             let reference = reference_conv(&x, &weight, &bias, stride, groups, act);
             assert_eq!(fast.dims(), reference.dims());
@@ -1943,6 +2017,7 @@ mod tests {
                 residual: Some(&residual),
                 bf16: true,
                 packed: None,
+                more: &[],
             };
             let fast = x.apply_op3_no_bwd(&weight, &bias, &op).expect("bf16 op");
             let (x_ref, w_ref) = if bf16::available() {
@@ -1989,6 +2064,7 @@ mod tests {
                 residual: None,
                 bf16,
                 packed: None,
+                more: &[],
             };
             let fresh = x.apply_op3_no_bwd(&weight, &bias, &op).expect("uncached");
             let cache = PackedWeights::default();
@@ -2009,6 +2085,49 @@ mod tests {
     }
 
     #[test]
+    fn reads_concatenated_parts_in_place() {
+        // cat([x, a channel slice, y], 1): three parts of 5 + 3 + 6 channels, 2 images.
+        let x = tensor(&[2, 5, 9, 7], 41);
+        let wide = tensor(&[2, 8, 9, 7], 42);
+        let slice = wide.narrow(1, 2, 3).expect("narrow");
+        let y = tensor(&[2, 6, 9, 7], 43);
+        let joined = Tensor::cat(&[&x, &slice, &y], 1).expect("cat");
+        for (k, c2) in [(1, 13), (1, 4), (3, 7)] {
+            let weight = tensor(&[c2, 14, k, k], 44);
+            let bias = tensor(&[c2], 45);
+            let more = [slice.clone(), y.clone()];
+            let op = ConvOp {
+                padding: k / 2,
+                stride: 1,
+                groups: 1,
+                act: Activation::Silu,
+                residual: None,
+                bf16: false,
+                packed: None,
+                more: &more,
+            };
+            let fast = x.apply_op3_no_bwd(&weight, &bias, &op).expect("op over parts");
+            let reference = reference_conv(&joined, &weight, &bias, 1, 1, Activation::Silu);
+            let diff = relative_diff(&fast, &reference);
+            assert!(diff <= 1e-4, "k{k} c2 {c2}: relative diff {diff}");
+        }
+        let weight = tensor(&[4, 14, 1, 1], 46);
+        let short = [tensor(&[2, 9, 8, 7], 48)];
+        let op = ConvOp {
+            padding: 0,
+            stride: 1,
+            groups: 1,
+            act: Activation::Identity,
+            residual: None,
+            bf16: false,
+            packed: None,
+            more: &short,
+        };
+        let err = x.apply_op3_no_bwd(&weight, &tensor(&[4], 47), &op).expect_err("parts of other sizes");
+        assert!(err.to_string().contains("does not fit"), "{err}");
+    }
+
+    #[test]
     fn reads_a_channel_slice_in_place() {
         let x = tensor(&[3, 10, 6, 5], 7);
         let part = x.narrow(1, 4, 6).expect("narrow");
@@ -2023,6 +2142,7 @@ mod tests {
             residual: None,
             bf16: false,
             packed: None,
+            more: &[],
         };
         let fast = part.apply_op3_no_bwd(&weight, &bias, &op).expect("op");
         let reference = part
@@ -2099,6 +2219,7 @@ mod tests {
                 residual: None,
                 bf16: false,
                 packed: None,
+                more: &[],
             };
             let parallel = x.apply_op3_no_bwd(&weight, &bias, &op).expect("parallel");
             let serial = serially(|| x.apply_op3_no_bwd(&weight, &bias, &op)).expect("serial");

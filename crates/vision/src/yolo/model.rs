@@ -57,6 +57,23 @@ impl Layer {
         }
     }
 
+    /// Whether [`Layer::forward_cat`] reads its input's parts in place (its first operation
+    /// is a 1x1 convolution of the input and nothing else reads it).
+    fn takes_parts(&self) -> bool {
+        matches!(self, Self::C2f(_) | Self::A2C2f(_))
+    }
+
+    /// `forward(cat(parts, 1))`, the concatenation left to the layer's kernels where it
+    /// [`Layer::takes_parts`].
+    fn forward_cat(&self, parts: &[Tensor], outputs: &[Option<Tensor>]) -> Result<Tensor> {
+        match (self, parts) {
+            (_, [x]) => self.forward(x, outputs),
+            (Self::C2f(m), _) => m.forward_cat(parts),
+            (Self::A2C2f(m), _) => m.forward_cat(parts),
+            _ => self.forward(&Tensor::cat(parts, 1)?, outputs),
+        }
+    }
+
     /// `x`: the previous layer's output; `outputs`: every kept earlier output, by yaml index.
     fn forward(&self, x: &Tensor, outputs: &[Option<Tensor>]) -> Result<Tensor> {
         match self {
@@ -66,11 +83,16 @@ impl Layer {
             Self::C2Psa(m) => m.forward(x),
             Self::A2C2f(m) => m.forward(x),
             Self::Upsample => upsample2(x),
-            Self::Concat(other) => match outputs.get(*other) {
-                Some(Some(saved)) => Tensor::cat(&[x, saved], 1),
-                _ => candle_core::bail!("layer {other}'s output was not kept for a Concat"),
-            },
+            Self::Concat(other) => Tensor::cat(&[x, saved(outputs, *other)?], 1),
         }
+    }
+}
+
+/// Layer `index`'s kept output.
+fn saved(outputs: &[Option<Tensor>], index: usize) -> Result<&Tensor> {
+    match outputs.get(index) {
+        Some(Some(saved)) => Ok(saved),
+        _ => candle_core::bail!("layer {index}'s output was not kept for a Concat"),
     }
 }
 
@@ -95,11 +117,19 @@ fn run(
     outputs: &mut [Option<Tensor>],
     mut profile: Option<&mut Vec<LayerTiming>>,
 ) -> Result<Tensor> {
-    let mut x = x;
+    // The next layer's input as channel parts: a Concat that only feeds a layer which
+    // `takes_parts` is left to that layer's first convolution (no copy of both maps).
+    let mut parts = vec![x];
     for (offset, layer) in layers.iter().enumerate() {
         let started = std::time::Instant::now();
-        x = layer.forward(&x, outputs)?;
         let index = first + offset;
+        let next_takes_parts = layers.get(offset + 1).is_some_and(Layer::takes_parts);
+        match layer {
+            Layer::Concat(other) if next_takes_parts && !keep[index] => {
+                parts.push(saved(outputs, *other)?.clone());
+            }
+            _ => parts = vec![layer.forward_cat(&parts, outputs)?],
+        }
         if let Some(profile) = profile.as_deref_mut() {
             profile.push(LayerTiming {
                 index,
@@ -108,10 +138,14 @@ fn run(
             });
         }
         if keep[index] {
-            outputs[index] = Some(x.clone());
+            outputs[index] = Some(parts[0].clone());
         }
     }
-    Ok(x)
+    // The last layer is never left as parts: nothing follows it.
+    match <[Tensor; 1]>::try_from(parts) {
+        Ok([x]) => Ok(x),
+        Err(parts) => Tensor::cat(&parts, 1),
+    }
 }
 
 /// Layer outputs by yaml index, `None` where nothing later needs them.

@@ -62,7 +62,7 @@ impl Multiply for Bf16 {
     }
 
     fn pack_tile(
-        x: &Images,
+        parts: &[Images],
         image: usize,
         g: Geometry,
         start: usize,
@@ -71,6 +71,7 @@ impl Multiply for Bf16 {
         panels: &mut [u32],
     ) {
         assert!(available(), "the bf16 kernels need AVX512_BF16");
+        let [x] = parts else { panic!("the bf16 kernel reads one input, not {} parts", parts.len()) };
         let depth = x.channels * g.k * g.k;
         let pixels = g.out_h * g.out_w;
         let input = x.image(image);
