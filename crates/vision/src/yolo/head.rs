@@ -55,14 +55,14 @@ impl Module for Branch {
     }
 }
 
-/// Runs `branch[i]` on level `i` and concatenates the flattened results: `[b, out, anchors]`.
+/// Runs `branch[i]` on level `i`: `[b, out, h_i * w_i]` each.
+fn level_outputs(branches: &[Branch], levels: &[Tensor]) -> Result<Vec<Tensor>> {
+    branches.iter().zip(levels).map(|(branch, x)| branch.forward(x)?.flatten_from(2)).collect()
+}
+
+/// [`level_outputs`] concatenated: `[b, out, anchors]`.
 fn run_levels(branches: &[Branch], levels: &[Tensor]) -> Result<Tensor> {
-    let outs = branches
-        .iter()
-        .zip(levels)
-        .map(|(branch, x)| branch.forward(x)?.flatten_from(2))
-        .collect::<Result<Vec<_>>>()?;
-    Tensor::cat(&outs, 2)
+    Tensor::cat(&level_outputs(branches, levels)?, 2)
 }
 
 /// `DFL(reg_max)`: the expected bin index under a softmax over `reg_max` bins, per box side.
@@ -156,16 +156,16 @@ impl Detect {
     /// `levels`: P3, P4, P5; `input_hw`: the network input's height and width.
     /// Returns `[b, 4 + nc, anchors]`.
     pub(crate) fn forward(&self, levels: &[Tensor], input_hw: (usize, usize)) -> Result<Tensor> {
-        let boxes = run_levels(&self.cv2, levels)?;
-        let scores = run_levels(&self.cv3, levels)?;
+        let boxes = level_outputs(&self.cv2, levels)?;
+        let scores = level_outputs(&self.cv3, levels)?;
         let sizes = levels.iter().map(|l| Ok((l.dim(2)?, l.dim(3)?))).collect::<Result<Vec<_>>>()?;
         let strides: Vec<usize> = sizes.iter().map(|&(h, _)| input_hw.0 / h.max(1)).collect();
         let (points, strides) = anchors(&sizes, &strides);
-        if cpu_f32(&boxes) && cpu_f32(&scores) {
+        if boxes.iter().chain(&scores).all(cpu_f32) {
             let op = DetectDecode { bins: &self.dfl.values, points: &points, strides: &strides };
-            return boxes.apply_op2_no_bwd(&scores, &op);
+            return op.run(&boxes, &scores);
         }
-        self.decode_ops(&boxes, &scores, points, strides)
+        self.decode_ops(&Tensor::cat(&boxes, 2)?, &Tensor::cat(&scores, 2)?, points, strides)
     }
 
     /// The decoding in candle ops (any device and dtype): `dist2bbox(dfl(boxes), anchors,
@@ -262,11 +262,20 @@ mod tests {
     #[test]
     fn cpu_decoding_matches_the_candle_ops() {
         let (b, reg_max, classes) = (2, 16, 5);
-        let sizes = [(4, 6), (2, 3), (1, 2)];
+        let sizes = [(12, 11), (2, 3), (1, 2)]; // level 0 spans three chunks of anchors
         let strides = [8, 16, 32];
         let total: usize = sizes.iter().map(|(h, w)| h * w).sum();
         let boxes = Tensor::randn(0f32, 3.0, (b, 4 * reg_max, total), &Device::Cpu).expect("boxes");
         let scores = Tensor::randn(0f32, 4.0, (b, classes, total), &Device::Cpu).expect("scores");
+        // The levels as the branches give them: [b, ch, h, w] each.
+        let mut first = 0;
+        let (mut box_levels, mut score_levels) = (Vec::new(), Vec::new());
+        for &(h, w) in &sizes {
+            let level = |t: &Tensor| t.narrow(2, first, h * w)?.contiguous()?.reshape((b, t.dim(1)?, h, w));
+            box_levels.push(level(&boxes).expect("box level"));
+            score_levels.push(level(&scores).expect("score level"));
+            first += h * w;
+        }
         let vb = VarBuilder::zeros(DType::F32, &Device::Cpu);
         let spec = HeadSpec {
             index: 0,
@@ -280,7 +289,7 @@ mod tests {
         let detect = Detect::new(&spec, vb).expect("detect");
         let (points, anchor_strides) = anchors(&sizes, &strides);
         let op = DetectDecode { bins: &detect.dfl.values, points: &points, strides: &anchor_strides };
-        let fast = boxes.apply_op2_no_bwd(&scores, &op).expect("op");
+        let fast = op.run(&box_levels, &score_levels).expect("decode");
         let reference =
             detect.decode_ops(&boxes, &scores, points.clone(), anchor_strides.clone()).expect("ops");
         assert_eq!(fast.dims(), [b, 4 + classes, total]);
