@@ -1205,7 +1205,8 @@ fn gather_strided(dst: &mut [f32], src: &[f32], stride: usize) {
     }
 }
 
-/// `dst[i] = src[2 * i]`, sixteen at a time from two vectors and one permutation.
+/// `dst[i] = src[2 * i]`, sixteen at a time from two vectors and one permutation (the tail
+/// through masks).
 ///
 /// # Safety
 /// The CPU must have AVX-512F.
@@ -1232,8 +1233,22 @@ fn gather_even_avx512(dst: &mut [f32], src: &[f32]) {
         }
         i += 16;
     }
-    for (j, v) in dst[i..].iter_mut().enumerate() {
-        *v = src[2 * (i + j)];
+    if i < n {
+        // The last 1..15 values through masks: src[2i ..= 2(n - 1)], 2m - 1 values.
+        use std::arch::x86_64::_mm512_mask_storeu_ps;
+        let m = n - i;
+        let (lo_mask, hi_mask) = (lane_mask(2 * m - 1), lane_mask((2 * m - 1).saturating_sub(16)));
+        // SAFETY: the masks select src[2i ..= 2(n - 1)] (inside `src`, asserted above) and
+        // dst[i .. n]; masked-off lanes are neither read nor written.
+        unsafe {
+            let lo = _mm512_maskz_loadu_ps(lo_mask, src.as_ptr().add(2 * i));
+            let hi = _mm512_maskz_loadu_ps(hi_mask, src.as_ptr().add(2 * i + 16));
+            _mm512_mask_storeu_ps(
+                dst.as_mut_ptr().add(i),
+                lane_mask(m),
+                _mm512_permutex2var_ps(lo, even, hi),
+            );
+        }
     }
 }
 
@@ -2080,6 +2095,20 @@ mod tests {
                     cache.f32.get().is_some()
                 };
                 assert!(kept, "bf16 {bf16}: the packed weights were not kept");
+            }
+        }
+    }
+
+    #[test]
+    fn gathers_every_other_value() {
+        for n in 0..50 {
+            for extra in [0, 1] {
+                // The shortest source `gather_strided` is given, and one value longer.
+                let src = values(if n == 0 { extra } else { 2 * n - 1 + extra }, n as u64);
+                let mut dst = vec![f32::NAN; n];
+                gather_strided(&mut dst, &src, 2);
+                let want: Vec<f32> = (0..n).map(|i| src[2 * i]).collect();
+                assert_eq!(dst, want, "n {n}, source {}", src.len());
             }
         }
     }
