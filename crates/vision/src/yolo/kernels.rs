@@ -756,23 +756,28 @@ unsafe fn block_avx512(
 ) {
     // SAFETY: the caller's contract, passed on unchanged.
     unsafe {
-        match bias.len() {
-            0..=4 => block_rows::<4>(depth, weights, rhs, rhs_rs, cols, bias, act, residual, dst, dst_rs),
-            5..=8 => block_rows::<8>(depth, weights, rhs, rhs_rs, cols, bias, act, residual, dst, dst_rs),
-            _ => block_rows::<MR>(depth, weights, rhs, rhs_rs, cols, bias, act, residual, dst, dst_rs),
-        }
+        let f = match (bias.len(), cols <= 16) {
+            (0..=4, true) => block_rows::<4, 1>,
+            (0..=4, false) => block_rows::<4, 2>,
+            (5..=8, true) => block_rows::<8, 1>,
+            (5..=8, false) => block_rows::<8, 2>,
+            (_, true) => block_rows::<MR, 1>,
+            (_, false) => block_rows::<MR, 2>,
+        };
+        f(depth, weights, rhs, rhs_rs, cols, bias, act, residual, dst, dst_rs)
     }
 }
 
-/// [`block_avx512`] with `R <= MR` accumulator rows (`bias.len() <= R`); `weights` keeps its
-/// `MR`-wide layout.
+/// [`block_avx512`] with `R <= MR` accumulator rows (`bias.len() <= R`) and `V` vectors of 16
+/// columns (`cols <= 16 * V`: a last panel of at most 16 pixels costs half); `weights` keeps
+/// its `MR`-wide layout.
 ///
 /// # Safety
 /// As [`block_avx512`].
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma")]
 #[allow(clippy::too_many_arguments)] // shapes and strides of raw kernel operands
-unsafe fn block_rows<const R: usize>(
+unsafe fn block_rows<const R: usize, const V: usize>(
     depth: usize,
     weights: &[f32],
     rhs: *const f32,
@@ -787,24 +792,28 @@ unsafe fn block_rows<const R: usize>(
     use std::arch::x86_64::{
         __m512, _mm512_fmadd_ps, _mm512_maskz_loadu_ps, _mm512_set1_ps, _mm512_setzero_ps,
     };
-    assert!(R <= MR && weights.len() >= depth * MR && bias.len() <= R && cols <= NR);
+    assert!(R <= MR && weights.len() >= depth * MR && bias.len() <= R && cols <= 16 * V);
     // Masked loads never touch the columns past `cols`.
-    let (mask0, mask1) = (lane_mask(cols), lane_mask(cols.saturating_sub(16)));
-    let mut acc: [[__m512; 2]; R] = [[_mm512_setzero_ps(); 2]; R];
+    let mut masks = [0u16; V];
+    for (v, mask) in masks.iter_mut().enumerate() {
+        *mask = lane_mask(cols.saturating_sub(16 * v));
+    }
+    let mut acc: [[__m512; V]; R] = [[_mm512_setzero_ps(); V]; R];
     for (p, a) in weights.chunks_exact(MR).take(depth).enumerate() {
-        // SAFETY: row `p < depth`, columns `< cols` (the caller's contract).
-        let (b0, b1) = unsafe {
-            let row = rhs.add(p * rhs_rs);
-            (_mm512_maskz_loadu_ps(mask0, row), _mm512_maskz_loadu_ps(mask1, row.add(16)))
-        };
+        let mut b = [_mm512_setzero_ps(); V];
+        for (v, b) in b.iter_mut().enumerate() {
+            // SAFETY: row `p < depth`, columns `< cols` (the caller's contract).
+            *b = unsafe { _mm512_maskz_loadu_ps(masks[v], rhs.add(p * rhs_rs + 16 * v)) };
+        }
         for (acc, &a) in acc.iter_mut().zip(a) {
             let a = _mm512_set1_ps(a);
-            acc[0] = _mm512_fmadd_ps(a, b0, acc[0]);
-            acc[1] = _mm512_fmadd_ps(a, b1, acc[1]);
+            for (acc, &b) in acc.iter_mut().zip(&b) {
+                *acc = _mm512_fmadd_ps(a, b, *acc);
+            }
         }
     }
     // SAFETY: the caller's contract.
-    unsafe { store_rows(&acc, bias, act, residual, dst, dst_rs, mask0, mask1) };
+    unsafe { store_rows(&acc, bias, act, residual, dst, dst_rs, &masks) };
 }
 
 /// The mask of the first `n` of 16 lanes (all of them for `n >= 16`).
@@ -823,34 +832,32 @@ fn lane_mask(n: usize) -> u16 {
 #[target_feature(enable = "avx512f,avx2,fma")]
 #[inline]
 #[allow(clippy::too_many_arguments)] // shapes and strides of raw kernel operands
-unsafe fn store_rows<const R: usize>(
-    acc: &[[std::arch::x86_64::__m512; 2]; R],
+unsafe fn store_rows<const R: usize, const V: usize>(
+    acc: &[[std::arch::x86_64::__m512; V]; R],
     bias: &[f32],
     act: Activation,
     residual: *const f32,
     dst: *mut f32,
     dst_rs: usize,
-    mask0: u16,
-    mask1: u16,
+    masks: &[u16; V],
 ) {
     use std::arch::x86_64::{_mm512_add_ps, _mm512_mask_storeu_ps, _mm512_maskz_loadu_ps, _mm512_set1_ps};
     for (i, (acc, &b)) in acc.iter().zip(bias).enumerate() {
         let b = _mm512_set1_ps(b);
-        let mut v = [_mm512_add_ps(acc[0], b), _mm512_add_ps(acc[1], b)];
-        if act == Activation::Silu {
-            v = [silu_avx512(v[0]), silu_avx512(v[1])];
-        }
-        // SAFETY: row `i < bias.len()`, columns `< cols` through the masks (the caller's
-        // contract); masked-off lanes are neither read nor written.
-        unsafe {
-            let out = dst.add(i * dst_rs);
-            if !residual.is_null() {
-                let r = residual.add(i * dst_rs);
-                v[0] = _mm512_add_ps(v[0], _mm512_maskz_loadu_ps(mask0, r));
-                v[1] = _mm512_add_ps(v[1], _mm512_maskz_loadu_ps(mask1, r.add(16)));
+        for (v, (&acc, &mask)) in acc.iter().zip(masks).enumerate() {
+            let mut x = _mm512_add_ps(acc, b);
+            if act == Activation::Silu {
+                x = silu_avx512(x);
             }
-            _mm512_mask_storeu_ps(out, mask0, v[0]);
-            _mm512_mask_storeu_ps(out.add(16), mask1, v[1]);
+            // SAFETY: row `i < bias.len()`, columns `< cols` through the masks (the caller's
+            // contract); masked-off lanes are neither read nor written.
+            unsafe {
+                let at = i * dst_rs + 16 * v;
+                if !residual.is_null() {
+                    x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mask, residual.add(at)));
+                }
+                _mm512_mask_storeu_ps(dst.add(at), mask, x);
+            }
         }
     }
 }

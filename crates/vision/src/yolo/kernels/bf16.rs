@@ -210,7 +210,7 @@ unsafe fn block_rows<const R: usize>(
         }
     }
     // SAFETY: the caller's contract.
-    unsafe { super::store_rows(&acc, bias, act, residual, dst, dst_rs, mask0, mask1) };
+    unsafe { super::store_rows(&acc, bias, act, residual, dst, dst_rs, &[mask0, mask1]) };
 }
 
 #[cfg(not(target_arch = "x86_64"))]

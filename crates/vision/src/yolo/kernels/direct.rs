@@ -289,26 +289,27 @@ unsafe fn block_avx512(
 ) {
     // SAFETY: the caller's contract, passed on unchanged.
     unsafe {
-        match bias.len() {
-            0..=4 => {
-                block_rows::<4>(depth, weights, base, taps, cols, valid, bias, act, residual, dst, dst_rs)
-            }
-            5..=8 => {
-                block_rows::<8>(depth, weights, base, taps, cols, valid, bias, act, residual, dst, dst_rs)
-            }
-            _ => block_rows::<MR>(depth, weights, base, taps, cols, valid, bias, act, residual, dst, dst_rs),
-        }
+        let f = match (bias.len(), cols <= 16) {
+            (0..=4, true) => block_rows::<4, 1>,
+            (0..=4, false) => block_rows::<4, 2>,
+            (5..=8, true) => block_rows::<8, 1>,
+            (5..=8, false) => block_rows::<8, 2>,
+            (_, true) => block_rows::<MR, 1>,
+            (_, false) => block_rows::<MR, 2>,
+        };
+        f(depth, weights, base, taps, cols, valid, bias, act, residual, dst, dst_rs)
     }
 }
 
-/// [`block_avx512`] with `R <= MR` accumulator rows (`bias.len() <= R`).
+/// [`block_avx512`] with `R <= MR` accumulator rows (`bias.len() <= R`) and `V` vectors of 16
+/// columns (`cols <= 16 * V`: a last block of at most 16 grid positions costs half).
 ///
 /// # Safety
 /// As [`block_avx512`].
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma")]
 #[allow(clippy::too_many_arguments)] // shapes and strides of raw kernel operands
-unsafe fn block_rows<const R: usize>(
+unsafe fn block_rows<const R: usize, const V: usize>(
     depth: usize,
     weights: &[f32],
     base: *const f32,
@@ -325,42 +326,52 @@ unsafe fn block_rows<const R: usize>(
         __m512, _mm512_add_ps, _mm512_fmadd_ps, _mm512_mask_storeu_ps, _mm512_maskz_compress_ps,
         _mm512_maskz_loadu_ps, _mm512_set1_ps, _mm512_setzero_ps,
     };
-    assert!(R <= MR && weights.len() >= depth * MR && taps.len() >= depth && bias.len() <= R && cols <= NR);
-    let (mask0, mask1) = (lane_mask(cols), lane_mask(cols.saturating_sub(16)));
-    let mut acc: [[__m512; 2]; R] = [[_mm512_setzero_ps(); 2]; R];
+    assert!(
+        R <= MR && weights.len() >= depth * MR && taps.len() >= depth && bias.len() <= R && cols <= 16 * V
+    );
+    let mut masks = [0u16; V];
+    for (v, mask) in masks.iter_mut().enumerate() {
+        *mask = lane_mask(cols.saturating_sub(16 * v));
+    }
+    let mut acc: [[__m512; V]; R] = [[_mm512_setzero_ps(); V]; R];
     for (a, &tap) in weights.chunks_exact(MR).zip(&taps[..depth]) {
-        // SAFETY: positions tap + j, j < cols (the caller's contract; masked lanes are not read).
-        let (b0, b1) = unsafe {
-            let row = base.add(tap);
-            (_mm512_maskz_loadu_ps(mask0, row), _mm512_maskz_loadu_ps(mask1, row.add(16)))
-        };
+        let mut b = [_mm512_setzero_ps(); V];
+        for (v, b) in b.iter_mut().enumerate() {
+            // SAFETY: positions tap + j, j < cols (the caller's contract; masked lanes are not
+            // read).
+            *b = unsafe { _mm512_maskz_loadu_ps(masks[v], base.add(tap + 16 * v)) };
+        }
         for (acc, &a) in acc.iter_mut().zip(a) {
             let a = _mm512_set1_ps(a);
-            acc[0] = _mm512_fmadd_ps(a, b0, acc[0]);
-            acc[1] = _mm512_fmadd_ps(a, b1, acc[1]);
+            for (acc, &b) in acc.iter_mut().zip(&b) {
+                *acc = _mm512_fmadd_ps(a, b, *acc);
+            }
         }
     }
-    // The output pixels among the lanes, packed to the front of each vector.
-    let (keep0, keep1) = ((valid & 0xffff) as u16, (valid >> 16) as u16);
-    let (n0, n1) = (keep0.count_ones() as usize, keep1.count_ones() as usize);
-    let (store0, store1) = (lane_mask(n0), lane_mask(n1));
     for (i, (acc, &b)) in acc.iter().zip(bias).enumerate() {
         let b = _mm512_set1_ps(b);
-        let mut v = [_mm512_add_ps(acc[0], b), _mm512_add_ps(acc[1], b)];
-        if act == Activation::Silu {
-            v = [super::silu_avx512(v[0]), super::silu_avx512(v[1])];
-        }
-        v = [_mm512_maskz_compress_ps(keep0, v[0]), _mm512_maskz_compress_ps(keep1, v[1])];
-        // SAFETY: row `i < bias.len()`, `n0 + n1` values from `dst` (the caller's contract).
-        unsafe {
-            let out = dst.add(i * dst_rs);
-            if !residual.is_null() {
-                let r = residual.add(i * dst_rs);
-                v[0] = _mm512_add_ps(v[0], _mm512_maskz_loadu_ps(store0, r));
-                v[1] = _mm512_add_ps(v[1], _mm512_maskz_loadu_ps(store1, r.add(n0)));
+        // Where this row's values go: the output pixels among each vector's lanes, packed to
+        // the front, one vector's after the other's.
+        let mut at = 0;
+        for (v, &acc) in acc.iter().enumerate() {
+            let keep = (valid >> (16 * v)) as u16;
+            let n = keep.count_ones() as usize;
+            let store = lane_mask(n);
+            let mut x = _mm512_add_ps(acc, b);
+            if act == Activation::Silu {
+                x = super::silu_avx512(x);
             }
-            _mm512_mask_storeu_ps(out, store0, v[0]);
-            _mm512_mask_storeu_ps(out.add(n0), store1, v[1]);
+            x = _mm512_maskz_compress_ps(keep, x);
+            // SAFETY: row `i < bias.len()`, values `at .. at + n` of the `valid.count_ones()`
+            // from `dst` (the caller's contract).
+            unsafe {
+                let out = dst.add(i * dst_rs + at);
+                if !residual.is_null() {
+                    x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(store, residual.add(i * dst_rs + at)));
+                }
+                _mm512_mask_storeu_ps(out, store, x);
+            }
+            at += n;
         }
     }
 }
