@@ -29,12 +29,28 @@
 use std::mem::MaybeUninit;
 
 use candle_core::backend::BackendStorage;
-mod bf16;
-mod direct;
-
 use candle_core::{CpuStorage, CustomOp1, CustomOp3, Layout, Result, Shape, Tensor, bail};
 use gemm::Parallelism;
 use rayon::prelude::*;
+
+/// The instance of a micro-kernel `$f::<R, V>` for a block of `$rows` output channels and
+/// `$cols` columns: 4, 8 or `MR` accumulator rows (no multiply-adds for padding rows of a last
+/// block of 16, 32, 64 ... channels) and one or two 16-column vectors.
+macro_rules! block_rows_for {
+    ($f:ident, $rows:expr, $cols:expr) => {
+        match ($rows, $cols <= 16) {
+            (0..=4, true) => $f::<4, 1>,
+            (0..=4, false) => $f::<4, 2>,
+            (5..=8, true) => $f::<8, 1>,
+            (5..=8, false) => $f::<8, 2>,
+            (_, true) => $f::<MR, 1>,
+            (_, false) => $f::<MR, 2>,
+        }
+    };
+}
+
+mod bf16;
+mod direct;
 
 /// What follows the bias add.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -756,14 +772,7 @@ unsafe fn block_avx512(
 ) {
     // SAFETY: the caller's contract, passed on unchanged.
     unsafe {
-        let f = match (bias.len(), cols <= 16) {
-            (0..=4, true) => block_rows::<4, 1>,
-            (0..=4, false) => block_rows::<4, 2>,
-            (5..=8, true) => block_rows::<8, 1>,
-            (5..=8, false) => block_rows::<8, 2>,
-            (_, true) => block_rows::<MR, 1>,
-            (_, false) => block_rows::<MR, 2>,
-        };
+        let f = block_rows_for!(block_rows, bias.len(), cols);
         f(depth, weights, rhs, rhs_rs, cols, bias, act, residual, dst, dst_rs)
     }
 }
@@ -1599,7 +1608,6 @@ fn attention_avx512(x: &Images, op: AttentionOp, out: &mut [MaybeUninit<f32>]) {
     let per_run = blocks.div_ceil((4 * threads()).div_ceil(groups).clamp(1, blocks));
     let runs = blocks.div_ceil(per_run);
     let dst = SharedOut(out.as_mut_ptr().cast::<f32>());
-    let zeros = [0f32; MR];
     (0..groups * runs).into_par_iter().with_min_len(min_len(1)).for_each_init(
         AttentionScratch::default,
         |scratch, task| {
@@ -1628,57 +1636,27 @@ fn attention_avx512(x: &Images, op: AttentionOp, out: &mut [MaybeUninit<f32>]) {
                 let scores = &mut scores[..per_area * ld];
                 for (kb, keys) in keys.chunks_exact(kd * MR).enumerate() {
                     let rows = MR.min(per_area - kb * MR);
-                    for panel in (0..queries).step_by(NR) {
-                        let cols = NR.min(queries - panel);
-                        // SAFETY: AVX-512 (`simd()` chose this path). Reads `q` rows `0..kd`
-                        // (stride `pixels`), columns `first + panel ..` (`cols`), inside this
-                        // area of `input`; writes rows `kb * MR ..` (`rows`), columns
-                        // `panel ..` (`cols`) of `scores` (`per_area x ld`, `queries <= ld`).
-                        unsafe {
-                            let rhs = q.as_ptr().add(first + panel);
-                            let dst = scores.as_mut_ptr().add(kb * MR * ld + panel);
-                            block_avx512(
-                                kd,
-                                keys,
-                                rhs,
-                                pixels,
-                                cols,
-                                &zeros[..rows],
-                                Activation::Identity,
-                                std::ptr::null(),
-                                dst,
-                                ld,
-                            );
-                        }
+                    // SAFETY: AVX-512 (`simd()` chose this path). Reads `q` rows `0..kd` (stride
+                    // `pixels`), columns `first ..` (`queries`), inside this area of `input`;
+                    // writes rows `kb * MR ..` (`rows`), columns `0..queries` of `scores`
+                    // (`per_area x ld`, `queries <= ld`).
+                    unsafe {
+                        let dst = scores.as_mut_ptr().add(kb * MR * ld);
+                        product_avx512(kd, keys, rows, q.as_ptr().add(first), pixels, queries, dst, ld);
                     }
                 }
                 // SAFETY: AVX-512, as above.
                 unsafe { softmax_columns_avx512(scores, ld, queries, sums) };
                 for (vb, values) in values.chunks_exact(per_area * MR).enumerate() {
                     let rows = MR.min(hd - vb * MR);
-                    for panel in (0..queries).step_by(NR) {
-                        let cols = NR.min(queries - panel);
-                        // SAFETY: AVX-512. Reads `scores` rows `0..per_area` (stride `ld`),
-                        // columns `panel ..` (`cols`); this task alone writes output channels
-                        // `head * hd + vb * MR ..` (`rows`), pixels
-                        // `a * per_area + first + panel ..` (`cols`) of image `image`.
-                        unsafe {
-                            let rhs = scores.as_ptr().add(panel);
-                            let channel = image * all + head * hd + vb * MR;
-                            let dst = dst.ptr().add(channel * pixels + a * per_area + first + panel);
-                            block_avx512(
-                                per_area,
-                                values,
-                                rhs,
-                                ld,
-                                cols,
-                                &zeros[..rows],
-                                Activation::Identity,
-                                std::ptr::null(),
-                                dst,
-                                pixels,
-                            );
-                        }
+                    // SAFETY: AVX-512. Reads `scores` rows `0..per_area` (stride `ld`), columns
+                    // `0..queries`; this task alone writes output channels
+                    // `head * hd + vb * MR ..` (`rows`), pixels `a * per_area + first ..`
+                    // (`queries`) of image `image`.
+                    unsafe {
+                        let channel = image * all + head * hd + vb * MR;
+                        let dst = dst.ptr().add(channel * pixels + a * per_area + first);
+                        product_avx512(per_area, values, rows, scores.as_ptr(), ld, queries, dst, pixels);
                     }
                 }
                 for d in 0..hd {
@@ -1693,6 +1671,44 @@ fn attention_avx512(x: &Images, op: AttentionOp, out: &mut [MaybeUninit<f32>]) {
             }
         },
     );
+}
+
+/// `dst[r * dst_rs + j] = sum_p lhs[p, r] * rhs[p * rhs_rs + j]` for `r < rows <= MR`,
+/// `j < n`: one `MR`-row block of packed `lhs` (`[depth, MR]`) times `rhs`, panel by panel
+/// (attention's two products; no bias or activation).
+///
+/// # Safety
+/// The CPU must have AVX-512F; `rhs` must be valid for reads at `p * rhs_rs + j` (`p < depth`,
+/// `j < n`) and `dst` for writes at `r * dst_rs + j`, which no other thread touches.
+#[allow(clippy::too_many_arguments)] // shapes and strides of raw kernel operands
+unsafe fn product_avx512(
+    depth: usize,
+    lhs: &[f32],
+    rows: usize,
+    rhs: *const f32,
+    rhs_rs: usize,
+    n: usize,
+    dst: *mut f32,
+    dst_rs: usize,
+) {
+    const ZEROS: [f32; MR] = [0.0; MR];
+    for panel in (0..n).step_by(NR) {
+        // SAFETY: columns `panel .. panel + cols` (`cols <= n - panel`) of the caller's ranges.
+        unsafe {
+            block_avx512(
+                depth,
+                lhs,
+                rhs.add(panel),
+                rhs_rs,
+                NR.min(n - panel),
+                &ZEROS[..rows],
+                Activation::Identity,
+                std::ptr::null(),
+                dst.add(panel),
+                dst_rs,
+            );
+        }
+    }
 }
 
 /// Per-task buffers of [`attention_avx512`].

@@ -289,14 +289,7 @@ unsafe fn block_avx512(
 ) {
     // SAFETY: the caller's contract, passed on unchanged.
     unsafe {
-        let f = match (bias.len(), cols <= 16) {
-            (0..=4, true) => block_rows::<4, 1>,
-            (0..=4, false) => block_rows::<4, 2>,
-            (5..=8, true) => block_rows::<8, 1>,
-            (5..=8, false) => block_rows::<8, 2>,
-            (_, true) => block_rows::<MR, 1>,
-            (_, false) => block_rows::<MR, 2>,
-        };
+        let f = block_rows_for!(block_rows, bias.len(), cols);
         f(depth, weights, base, taps, cols, valid, bias, act, residual, dst, dst_rs)
     }
 }
