@@ -4,7 +4,7 @@
 //!
 //! Reference: `ultralytics/nn/modules/conv.py` (`Conv`, `DWConv`, `autopad`).
 
-use candle_core::{DType, Module, Result, Tensor};
+use candle_core::{Module, Result, Tensor};
 use candle_nn::VarBuilder;
 
 use super::kernels::{self, Activation, ConvOp};
@@ -104,9 +104,9 @@ impl Conv2d {
         act: Activation,
         residual: Option<&Tensor>,
     ) -> Result<Tensor> {
-        let cpu_f32 = |t: &Tensor| t.device().is_cpu() && t.dtype() == DType::F32;
-        let on_cpu = cpu_f32(x) && more.iter().all(cpu_f32) && self.weight.dtype() == DType::F32;
-        let residual_ok = residual.is_none_or(cpu_f32);
+        let on_cpu =
+            kernels::cpu_f32(x) && more.iter().all(kernels::cpu_f32) && kernels::cpu_f32(&self.weight);
+        let residual_ok = residual.is_none_or(kernels::cpu_f32);
         if on_cpu && residual_ok && self.cpu_kernel && (more.is_empty() || self.groups == 1) {
             // Channel slices (C2f's split) are read in place; other layouts get packed first.
             let readable = |t: &Tensor| -> Result<Tensor> {

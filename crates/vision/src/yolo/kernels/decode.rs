@@ -54,7 +54,6 @@ impl DetectDecode<'_> {
                 bail!("detect decode: the branch outputs are not on the CPU");
             };
             let (bd, sd) = (bl.dims(), sl.dims());
-            let anchors = bd[2..].iter().product::<usize>();
             let fits = bd.len() >= 3
                 && bd[..2] == [batch, 4 * reg_max]
                 && sd.len() == bd.len()
@@ -63,6 +62,7 @@ impl DetectDecode<'_> {
             if !fits {
                 bail!("detect decode: boxes {bd:?} and scores {sd:?} do not fit {reg_max} bins");
             }
+            let anchors = bd[2..].iter().product::<usize>();
             let boxes = contiguous_f32(bs, bl, "detect boxes")?;
             let scores = contiguous_f32(ss, sl, "detect scores")?;
             levels.push(Level { boxes, scores, anchors, first: total });

@@ -46,7 +46,7 @@ impl Grid {
     /// The grid of `g` over an `h x w` image, in bands of at most `band` output rows.
     fn new(h: usize, w: usize, g: Geometry, band: usize) -> Self {
         let s = g.stride;
-        let (ph, pw) = ((h + 2 * g.pad).div_ceil(s), (w + 2 * g.pad).div_ceil(s));
+        let (ph, pw) = (Self::phase_len(h, g), Self::phase_len(w, g));
         let band = band.clamp(1, g.out_h.max(1));
         let reach = (g.k - 1) / s;
         let rows = band + reach;
@@ -56,6 +56,19 @@ impl Grid {
         let lines = (rows * pw).max(len + reach * (pw + 1)).div_ceil(16);
         let plane = (lines | 1) * 16;
         Self { stride: s, pad: g.pad, ph, pw, band, rows, plane, out_h: g.out_h, out_w: g.out_w }
+    }
+
+    /// The grid over an `h x w x channels` image in bands of about [`BAND_BYTES`] of prepared
+    /// input, at least [`MIN_BAND`] output rows.
+    fn banded(h: usize, w: usize, channels: usize, g: Geometry) -> Self {
+        let s = g.stride;
+        let band = BAND_BYTES / (4 * channels * s * s * Self::phase_len(w, g)).max(1);
+        Self::new(h, w, g, band.max(MIN_BAND))
+    }
+
+    /// Rows (or columns) of a phase plane: the padded length `len + 2 * pad` over the stride.
+    fn phase_len(len: usize, g: Geometry) -> usize {
+        (len + 2 * g.pad).div_ceil(g.stride)
     }
 
     /// Floats per prepared channel (all its phases).
@@ -172,9 +185,7 @@ pub(super) fn conv(
     assert_eq!(out.len(), x.batch * c2 * pixels);
     assert!(residual.is_none_or(|r| r.len() == out.len()));
     let s = g.stride;
-    let pw = (x.width + 2 * g.pad).div_ceil(s);
-    let band = (BAND_BYTES / (4 * x.channels * s * s * pw).max(1)).max(MIN_BAND);
-    let grid = Grid::new(x.height, x.width, g, band);
+    let grid = Grid::banded(x.height, x.width, x.channels, g);
     let taps = grid.taps(x.channels, g.k);
     let plane = x.height * x.width;
     // Every value of a band is written before it is read. (A buffer kept between calls on
