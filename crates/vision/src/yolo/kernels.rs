@@ -1910,6 +1910,12 @@ mod tests {
     }
 
     /// candle's own `conv2d` (padding k / 2) + bias, then the activation: what the kernels must equal.
+    /// A "same"-padded f32 convolution op with nothing else: no residual, no kept weights, one
+    /// input.
+    fn plain_op(k: usize, stride: usize, groups: usize, act: Activation) -> ConvOp<'static> {
+        ConvOp { padding: k / 2, stride, groups, act, residual: None, bf16: false, packed: None, more: &[] }
+    }
+
     fn reference_conv(
         x: &Tensor,
         weight: &Tensor,
@@ -1941,16 +1947,7 @@ mod tests {
             let x = tensor(&[b, c1, h, w], seed);
             let weight = tensor(&[c2, c1 / groups, k, k], seed + 10);
             let bias = tensor(&[c2], seed + 20);
-            let op = ConvOp {
-                padding: k / 2,
-                stride,
-                groups,
-                act,
-                residual: None,
-                bf16: false,
-                packed: None,
-                more: &[],
-            };
+            let op = plain_op(k, stride, groups, act);
             let fast = x.apply_op3_no_bwd(&weight, &bias, &op).expect("custom op");
             let reference = reference_conv(&x, &weight, &bias, stride, groups, act);
             assert_eq!(fast.dims(), reference.dims());
@@ -2047,16 +2044,7 @@ mod tests {
                 &[b, c2, (h + 2 * (k / 2) - k) / stride + 1, (w + 2 * (k / 2) - k) / stride + 1],
                 seed + 30,
             );
-            let op = ConvOp {
-                padding: k / 2,
-                stride,
-                groups: 1,
-                act,
-                residual: Some(&residual),
-                bf16: true,
-                packed: None,
-                more: &[],
-            };
+            let op = ConvOp { residual: Some(&residual), bf16: true, ..plain_op(k, stride, 1, act) };
             let fast = x.apply_op3_no_bwd(&weight, &bias, &op).expect("bf16 op");
             let (x_ref, w_ref) = if bf16::available() {
                 (round(&x).expect("round"), round(&weight).expect("round"))
@@ -2094,16 +2082,7 @@ mod tests {
         let weight = tensor(&[20, 12, 3, 3], 42);
         let bias = tensor(&[20], 43);
         for bf16 in [false, true] {
-            let op = ConvOp {
-                padding: 1,
-                stride: 1,
-                groups: 1,
-                act: Activation::Silu,
-                residual: None,
-                bf16,
-                packed: None,
-                more: &[],
-            };
+            let op = ConvOp { bf16, ..plain_op(3, 1, 1, Activation::Silu) };
             let fresh = x.apply_op3_no_bwd(&weight, &bias, &op).expect("uncached");
             let cache = PackedWeights::default();
             let cached = ConvOp { packed: Some(&cache), ..op };
@@ -2148,16 +2127,7 @@ mod tests {
             let weight = tensor(&[c2, 14, k, k], 44);
             let bias = tensor(&[c2], 45);
             let more = [slice.clone(), y.clone()];
-            let op = ConvOp {
-                padding: k / 2,
-                stride: 1,
-                groups: 1,
-                act: Activation::Silu,
-                residual: None,
-                bf16: false,
-                packed: None,
-                more: &more,
-            };
+            let op = ConvOp { more: &more, ..plain_op(k, 1, 1, Activation::Silu) };
             let fast = x.apply_op3_no_bwd(&weight, &bias, &op).expect("op over parts");
             let reference = reference_conv(&joined, &weight, &bias, 1, 1, Activation::Silu);
             let diff = relative_diff(&fast, &reference);
@@ -2165,16 +2135,7 @@ mod tests {
         }
         let weight = tensor(&[4, 14, 1, 1], 46);
         let short = [tensor(&[2, 9, 8, 7], 48)];
-        let op = ConvOp {
-            padding: 0,
-            stride: 1,
-            groups: 1,
-            act: Activation::Identity,
-            residual: None,
-            bf16: false,
-            packed: None,
-            more: &short,
-        };
+        let op = ConvOp { more: &short, ..plain_op(1, 1, 1, Activation::Identity) };
         let err = x.apply_op3_no_bwd(&weight, &tensor(&[4], 47), &op).expect_err("parts of other sizes");
         assert!(err.to_string().contains("does not fit"), "{err}");
     }
@@ -2186,16 +2147,7 @@ mod tests {
         assert!(batch_stride(part.layout()).is_some());
         let weight = tensor(&[4, 6, 1, 1], 8);
         let bias = tensor(&[4], 9);
-        let op = ConvOp {
-            padding: 0,
-            stride: 1,
-            groups: 1,
-            act: Activation::Silu,
-            residual: None,
-            bf16: false,
-            packed: None,
-            more: &[],
-        };
+        let op = plain_op(1, 1, 1, Activation::Silu);
         let fast = part.apply_op3_no_bwd(&weight, &bias, &op).expect("op");
         let reference = part
             .contiguous()
@@ -2263,16 +2215,7 @@ mod tests {
         for (k, stride) in [(1, 1), (3, 1), (3, 2)] {
             let weight = tensor(&[20, 24, k, k], 12);
             let bias = tensor(&[20], 13);
-            let op = ConvOp {
-                padding: k / 2,
-                stride,
-                groups: 1,
-                act: Activation::Silu,
-                residual: None,
-                bf16: false,
-                packed: None,
-                more: &[],
-            };
+            let op = plain_op(k, stride, 1, Activation::Silu);
             let parallel = x.apply_op3_no_bwd(&weight, &bias, &op).expect("parallel");
             let serial = serially(|| x.apply_op3_no_bwd(&weight, &bias, &op)).expect("serial");
             assert_eq!(relative_diff(&serial, &parallel), 0.0, "k{k} s{stride}");
