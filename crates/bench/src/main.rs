@@ -139,7 +139,7 @@ enum Cmd {
         #[arg(long, default_value = "f32")]
         precision: String,
     },
-    /// Where candle's time goes in one model, by module kind.
+    /// Where candle's time goes in one model, by module kind (and by yaml row with --rows).
     VisionProfile {
         #[arg(long, default_value = "models/yolov12n.onnx")]
         model: PathBuf,
@@ -149,6 +149,9 @@ enum Cmd {
         batch: usize,
         #[arg(long, default_value_t = 5)]
         repeats: usize,
+        /// Also print each yaml row's median time.
+        #[arg(long)]
+        rows: bool,
     },
     /// Open / page / count timings on a generated catalog.
     Catalog {
@@ -259,8 +262,8 @@ fn main() -> anyhow::Result<()> {
             println!("{}", serde_json::to_string(&timing)?);
             Ok(())
         }
-        Cmd::VisionProfile { model, size, batch, repeats } => {
-            vision_bench::profile(&model, size, batch, repeats)
+        Cmd::VisionProfile { model, size, batch, repeats, rows } => {
+            vision_bench::profile(&model, size, batch, repeats, rows)
         }
         Cmd::Catalog { rows, repeats, json } => catalog_bench::run(rows, repeats.max(1), json),
         Cmd::Queue { images, labeled, batch, json } => queue_bench::run(images, labeled, batch, json),

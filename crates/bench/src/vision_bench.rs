@@ -236,8 +236,8 @@ pub fn run(
 }
 
 /// Where candle's time goes: median time per yaml row over `repeats` forwards, summed by
-/// module kind, printed with each kind's share.
-pub fn profile(model: &Path, size: usize, batch: usize, repeats: usize) -> anyhow::Result<()> {
+/// module kind, printed with each kind's share (and each row's, with `rows`).
+pub fn profile(model: &Path, size: usize, batch: usize, repeats: usize, rows: bool) -> anyhow::Result<()> {
     use lacuna_vision::{DType, Device, Tensor, Yolo, YoloConfig};
     let weights = lacuna_vision::load_weights(model, &Device::Cpu, DType::F32)?;
     let card = weights.card.clone();
@@ -252,13 +252,12 @@ pub fn profile(model: &Path, size: usize, batch: usize, repeats: usize) -> anyho
             per_row.entry((t.index, t.kind)).or_default().push(t.duration_ms);
         }
     }
+    let per_row: Vec<_> = per_row.into_iter().map(|(row, samples)| (row, median(samples))).collect();
     let mut by_kind: std::collections::BTreeMap<&'static str, f64> = Default::default();
-    for ((_, kind), samples) in per_row {
-        *by_kind.entry(kind).or_default() += median(samples);
+    for &((_, kind), ms) in &per_row {
+        *by_kind.entry(kind).or_default() += ms;
     }
     let total: f64 = by_kind.values().sum();
-    let mut rows: Vec<_> = by_kind.into_iter().collect();
-    rows.sort_by(|a, b| b.1.total_cmp(&a.1));
     println!(
         "candle profile: {} ({} {}), {size}x{size}, batch {batch}, threads {}, median of {repeats}",
         model.display(),
@@ -266,9 +265,17 @@ pub fn profile(model: &Path, size: usize, batch: usize, repeats: usize) -> anyho
         card.scale.as_str(),
         std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "all".into())
     );
-    for (kind, ms) in rows {
+    let mut kinds: Vec<_> = by_kind.into_iter().collect();
+    kinds.sort_by(|a, b| b.1.total_cmp(&a.1));
+    for (kind, ms) in kinds {
         println!("  {kind:<10} {ms:>9.1} ms  {:>5.1}%", 100.0 * ms / total);
     }
     println!("  {:<10} {total:>9.1} ms", "total");
+    if rows {
+        println!("by row:");
+        for ((index, kind), ms) in per_row {
+            println!("  {index:>3} {kind:<10} {ms:>9.2} ms  {:>5.1}%", 100.0 * ms / total);
+        }
+    }
     Ok(())
 }

@@ -1987,6 +1987,12 @@ mod tests {
         check_conv(1, 64, 80, 10, 10, 3, 1, 1);
         check_conv(2, 32, 44, 40, 23, 3, 2, 1);
         check_conv(1, 7, 9, 8, 8, 2, 2, 1);
+        // 3x3 stride 1 read in place: one row, one column, rows of exactly 16 and 17
+        // pixels, several images split into tiles, c2 not a multiple of the block rows.
+        check_conv(5, 12, 30, 1, 37, 3, 1, 1);
+        check_conv(2, 9, 25, 33, 1, 3, 1, 1);
+        check_conv(4, 20, 36, 16, 17, 3, 1, 1);
+        check_conv(8, 24, 16, 10, 16, 3, 1, 1);
         // Maps large enough for the direct kernel's bands (several per image).
         check_conv(1, 32, 16, 64, 200, 3, 1, 1);
         check_conv(2, 16, 8, 90, 300, 3, 2, 1);

@@ -56,38 +56,46 @@ impl CustomOp1 for SppfPools {
 
 simd_dispatch! {
     /// One k x k max pool of an `[h, w]` plane, stride 1, window clamped to the plane: the
-    /// maximum over the window's rows of the maxima over its columns.
+    /// maximum over the window's rows of the maxima along them.
     fn pool_plane => pool_plane_body(
-        src: &[f32], h: usize, w: usize, k: usize, rows: &mut Vec<f32>, out: &mut [f32]
+        src: &[f32], h: usize, w: usize, k: usize, scratch: &mut Vec<f32>, out: &mut [f32]
     )
 }
 
 #[inline(always)]
-fn pool_plane_body(src: &[f32], h: usize, w: usize, k: usize, rows: &mut Vec<f32>, out: &mut [f32]) {
+fn pool_plane_body(src: &[f32], h: usize, w: usize, k: usize, scratch: &mut Vec<f32>, out: &mut [f32]) {
     let r = k / 2;
-    // Row maxima, each row padded with -inf so every window is k values.
-    let padded = w + 2 * r;
-    rows.clear();
-    rows.resize(h * w + padded, f32::NEG_INFINITY);
-    let (row_max, line) = rows.split_at_mut(h * w);
-    for (y, dst) in row_max.chunks_exact_mut(w).enumerate() {
-        line[r..r + w].copy_from_slice(&src[y * w..][..w]);
-        dst.copy_from_slice(&line[..w]);
-        for d in 1..k {
-            for (m, &v) in dst.iter_mut().zip(&line[d..d + w]) {
-                *m = m.max(v);
-            }
+    // The plane with a border of r -inf values on every side, rows of `pw`, flat: then every
+    // window is k values along a row and k rows down, and each pass below is one long run
+    // over the flat plane (whole vectors even for 10-pixel rows; the border lanes compute
+    // values nobody reads).
+    let (pw, ph) = (w + 2 * r, h + 2 * r);
+    let n = ph * pw;
+    scratch.clear();
+    scratch.resize(2 * n, f32::NEG_INFINITY);
+    let (padded, row_max) = scratch.split_at_mut(n);
+    for (y, row) in src.chunks_exact(w).enumerate() {
+        padded[(y + r) * pw + r..][..w].copy_from_slice(row);
+    }
+    // Row maxima: row_max[i] = max(padded[i .. i + k]); the last k - 1 values stay -inf.
+    let len = n - (k - 1);
+    row_max[..len].copy_from_slice(&padded[..len]);
+    for d in 1..k {
+        for (m, &v) in row_max[..len].iter_mut().zip(&padded[d..]) {
+            *m = m.max(v);
         }
     }
-    // Column maxima of the row maxima over the clamped window.
-    for (y, dst) in out.chunks_exact_mut(w).enumerate() {
-        let (top, bottom) = (y.saturating_sub(r), (y + r).min(h - 1));
-        dst.copy_from_slice(&row_max[top * w..][..w]);
-        for yy in top + 1..=bottom {
-            for (m, &v) in dst.iter_mut().zip(&row_max[yy * w..][..w]) {
-                *m = m.max(v);
-            }
+    // Column maxima over k rows of the row maxima, written back into `padded` (no longer
+    // needed) from its row 0: the window of output (y, x) starts at row_max[y * pw + x].
+    let len = h * pw;
+    padded[..len].copy_from_slice(&row_max[..len]);
+    for d in 1..k {
+        for (m, &v) in padded[..len].iter_mut().zip(&row_max[d * pw..]) {
+            *m = m.max(v);
         }
+    }
+    for (dst, row) in out.chunks_exact_mut(w).zip(padded.chunks_exact(pw)) {
+        dst.copy_from_slice(&row[..w]);
     }
 }
 
