@@ -1,11 +1,11 @@
 """Where onnxruntime's time goes, per yaml row, to set beside `lacuna-bench vision-profile --rows`.
 
-Test-time reference only (onnxruntime from scripts/setup-python.sh's .venv). Runs one ONNX
+Bench-time reference only (onnxruntime from scripts/setup-python.sh's .venv). Runs one ONNX
 export on the CPU with onnxruntime's profiler on, then prints the wall time, the time per
 operator type and the time per yaml row (nodes named `/model.<row>/...`; row -1 holds the
 layout reorders onnxruntime inserts), each the median over the repeats:
 
-    .venv/bin/python scripts/ort_profile.py yolov8n.onnx --size 320 --batch 8 --threads 1
+    .venv/bin/python crates/bench/scripts/ort_profile.py yolov8n.onnx --size 320 --batch 8 --threads 1
 """
 
 from __future__ import annotations
@@ -38,7 +38,10 @@ def main() -> None:
     options.enable_profiling = True
     options.profile_file_prefix = os.path.join(tempfile.mkdtemp(), "ort")
     session = ort.InferenceSession(args.model, options, providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
+    inputs = session.get_inputs()[0]
+    name = inputs.name
+    if isinstance(inputs.shape[0], int) and inputs.shape[0] != args.batch:
+        parser.error(f"{args.model}: the input's batch is fixed at {inputs.shape[0]}, not {args.batch}")
     x = np.random.default_rng(0).random((args.batch, 3, args.size, args.size), dtype=np.float32)
     for _ in range(3):
         session.run(None, {name: x})
