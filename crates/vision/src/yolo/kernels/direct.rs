@@ -223,20 +223,8 @@ pub(super) fn conv(
         for (first_row, rows) in grid.bands() {
             let len = grid.len(rows);
             let grid_blocks = len.div_ceil(NR);
-            // A few tasks per thread: grid tiles of at most 8 blocks, and for small maps
-            // groups of weight blocks as well (the prepared band is shared, so splitting costs
-            // no copies). Each tile reads its groups' weights once: weights larger than half
-            // of L2 (a 10x10 map's 128 -> 256 convolution: 1.2 MB) go to groups over one
-            // tile, or every tile would read them from L3 again.
-            let tile_blocks = if 4 * depth * c2 > BIG_WEIGHTS {
-                grid_blocks
-            } else {
-                grid_blocks.div_ceil(4 * threads).clamp(1, 8)
-            };
-            let tiles = grid_blocks.div_ceil(tile_blocks);
-            let groups = (4 * threads).div_ceil(tiles).clamp(1, weight_blocks);
-            let group_blocks = weight_blocks.div_ceil(groups);
-            let groups = weight_blocks.div_ceil(group_blocks);
+            let Split { tile_blocks, tiles, group_blocks, groups } =
+                Split::new(1, grid_blocks, weight_blocks, 4 * depth * c2, threads);
             prepared.par_chunks_mut(grid.plane).enumerate().with_min_len(super::min_len(1)).for_each(
                 |(i, out)| {
                     let (channel, phase) = (i / phases, i % phases);
@@ -259,13 +247,13 @@ pub(super) fn conv(
                     let (tile, group) = (task / groups, task % groups);
                     let first = tile * tile_blocks * NR;
                     let end = (first + tile_blocks * NR).min(len);
+                    let weight_range = group * group_blocks..((group + 1) * group_blocks).min(weight_blocks);
                     blocks.clear();
                     blocks.extend((first..end).step_by(NR).map(|q0| {
                         let cols = NR.min(end - q0);
                         let (valid, o0) = grid.block(first_row, q0, cols);
                         (q0, cols, valid, o0)
                     }));
-                    let weight_range = group * group_blocks..((group + 1) * group_blocks).min(weight_blocks);
                     for block in weight_range {
                         let weights = &packed[block * depth * MR..][..depth * MR];
                         let rows = MR.min(c2 - block * MR);
@@ -326,13 +314,8 @@ fn same_3x3(
     let threads = super::threads();
     let weight_blocks = c2.div_ceil(MR);
     let blocks = plane.div_ceil(NR);
-    // A few tasks per thread over the whole batch: tiles of at most 8 blocks, and for small
-    // maps groups of weight blocks as well (the input is shared, so splitting costs no copies).
-    let tile_blocks = (x.batch * blocks).div_ceil(4 * threads).clamp(1, 8).min(blocks);
-    let tiles = blocks.div_ceil(tile_blocks);
-    let groups = (4 * threads).div_ceil(x.batch * tiles).clamp(1, weight_blocks);
-    let group_blocks = weight_blocks.div_ceil(groups);
-    let groups = weight_blocks.div_ceil(group_blocks);
+    let Split { tile_blocks, tiles, group_blocks, groups } =
+        Split::new(x.batch, blocks, weight_blocks, 4 * depth * c2, threads);
     let dst = SharedOut(out.as_mut_ptr().cast::<f32>());
     (0..x.batch * tiles * groups).into_par_iter().with_min_len(super::min_len(1)).for_each_init(
         Vec::new,
@@ -505,7 +488,40 @@ unsafe fn same_avx512(
 /// row by row.
 const SAME_IMAGE_BYTES: usize = 256 << 10;
 
-/// Packed weights above this size are not read once per grid tile (see [`conv`]).
+/// How a convolution's output blocks become tasks: a few per thread over `images` images of
+/// `grid_blocks` blocks each, in grid tiles of at most 8 blocks and, for small maps, groups of
+/// weight blocks as well (the input is shared, so splitting costs no copies). Each tile reads
+/// its groups' weights once: weights larger than half of L2 (a 10x10 map's 128 -> 256
+/// convolution: 1.2 MB) go to groups over one tile per image, or every tile would read them
+/// from L3 again.
+struct Split {
+    tile_blocks: usize,
+    tiles: usize,
+    group_blocks: usize,
+    groups: usize,
+}
+
+impl Split {
+    fn new(
+        images: usize,
+        grid_blocks: usize,
+        weight_blocks: usize,
+        weight_bytes: usize,
+        threads: usize,
+    ) -> Self {
+        let tile_blocks = if weight_bytes > BIG_WEIGHTS {
+            grid_blocks
+        } else {
+            (images * grid_blocks).div_ceil(4 * threads).clamp(1, 8).min(grid_blocks)
+        };
+        let tiles = grid_blocks.div_ceil(tile_blocks);
+        let groups = (4 * threads).div_ceil(images * tiles).clamp(1, weight_blocks);
+        let group_blocks = weight_blocks.div_ceil(groups);
+        Self { tile_blocks, tiles, group_blocks, groups: weight_blocks.div_ceil(group_blocks) }
+    }
+}
+
+/// Packed weights above this size are not read once per grid tile (see [`Split`]).
 const BIG_WEIGHTS: usize = 512 << 10;
 
 /// About this many bytes of prepared input per band (with the weights and the band's output

@@ -79,23 +79,23 @@ fn pool_plane_body(src: &[f32], h: usize, w: usize, k: usize, scratch: &mut Vec<
     }
     // Row maxima: row_max[i] = max(padded[i .. i + k]); the last k - 1 values stay -inf.
     let len = n - (k - 1);
-    row_max[..len].copy_from_slice(&padded[..len]);
-    for d in 1..k {
-        for (m, &v) in row_max[..len].iter_mut().zip(&padded[d..]) {
-            *m = m.max(v);
-        }
-    }
+    window_max(&mut row_max[..len], padded, k, 1);
     // Column maxima over k rows of the row maxima, written back into `padded` (no longer
     // needed) from its row 0: the window of output (y, x) starts at row_max[y * pw + x].
-    let len = h * pw;
-    padded[..len].copy_from_slice(&row_max[..len]);
-    for d in 1..k {
-        for (m, &v) in padded[..len].iter_mut().zip(&row_max[d * pw..]) {
-            *m = m.max(v);
-        }
-    }
+    window_max(&mut padded[..h * pw], row_max, k, pw);
     for (dst, row) in out.chunks_exact_mut(w).zip(padded.chunks_exact(pw)) {
         dst.copy_from_slice(&row[..w]);
+    }
+}
+
+/// `dst[i] = max(src[i + d * step])` over `d < k`: one long run per `d`, which vectorises.
+#[inline(always)]
+fn window_max(dst: &mut [f32], src: &[f32], k: usize, step: usize) {
+    dst.copy_from_slice(&src[..dst.len()]);
+    for d in 1..k {
+        for (m, &v) in dst.iter_mut().zip(&src[d * step..]) {
+            *m = m.max(v);
+        }
     }
 }
 
